@@ -1,0 +1,169 @@
+// The `ApiAccess` construct: gives a cdk8s-plus workload access to the Kubernetes API server in a
+// user's cdk8s app. It renders the ApiAccessProfile, labels the workload, and renders the same
+// ServiceAccount, RBAC, kubeconfig ConfigMap and pod-template fields the operator applies at run
+// time, from the same pure builders, so the GitOps output and the operator never disagree.
+import { ApiObject, Chart, JsonPatch } from 'cdk8s';
+import type * as kplus from 'cdk8s-plus-28';
+import { Construct } from 'constructs';
+import {
+  API_VERSION,
+  INJECTED_LABEL,
+  KIND,
+  parseSpec,
+  PROFILE_LABEL,
+  type ApiAccessProfileSpecInput,
+} from '../crds/apiaccessprofile.ts';
+import { desiredKubeconfigConfigMap } from '../operator/desired/kubeconfig.ts';
+import { podTemplateInjection, type PodTemplateInjection } from '../operator/desired/pod-template.ts';
+import { resolveProfile, type ResolvedProfile } from '../operator/desired/profile.ts';
+import { desiredRbac } from '../operator/desired/rbac.ts';
+
+/** The workload kinds a profile can bind (a Job's pod template cannot change after creation). */
+export type BindableWorkload = kplus.Deployment | kplus.StatefulSet | kplus.DaemonSet | kplus.CronJob;
+
+const TEMPLATE_PATHS: Record<string, string> = {
+  Deployment: '/spec/template',
+  StatefulSet: '/spec/template',
+  DaemonSet: '/spec/template',
+  CronJob: '/spec/jobTemplate/spec/template',
+};
+
+export interface ApiAccessProps {
+  /** The workload whose Pods get access. Configure its containers, env and volumes before creating ApiAccess. */
+  readonly workload: BindableWorkload;
+  /**
+   * Name of the ApiAccessProfile.
+   * @default the workload's name
+   */
+  readonly name?: string;
+  /**
+   * Namespace of the profile and the workload.
+   * @default the workload's namespace, else the chart's
+   */
+  readonly namespace?: string;
+  /** The ApiAccessProfile spec, exactly as in the CRD (see docs/concepts.md). */
+  readonly spec: ApiAccessProfileSpecInput;
+}
+
+export class ApiAccess extends Construct {
+  /** The profile as the operator will resolve it (defaults applied). */
+  public readonly profile: ResolvedProfile;
+  /** The pod-template fields injected into the workload. */
+  public readonly injection: PodTemplateInjection;
+  public readonly profileObject: ApiObject;
+
+  constructor(scope: Construct, id: string, props: ApiAccessProps) {
+    super(scope, id);
+    const workloadObject = ApiObject.of(props.workload);
+    const templatePath = TEMPLATE_PATHS[workloadObject.kind];
+    if (templatePath === undefined) {
+      throw new Error(
+        `ApiAccess: workload kind "${workloadObject.kind}" cannot be bound; use a Deployment, StatefulSet, DaemonSet or CronJob (a Job's pod template cannot change after creation)`,
+      );
+    }
+    const name = props.name ?? workloadObject.name;
+    const namespace = props.namespace ?? workloadObject.metadata.namespace ?? Chart.of(this).namespace;
+    if (namespace === undefined) {
+      throw new Error(`ApiAccess: namespace is not set for profile "${name}"; set props.namespace, the workload's namespace or the chart's`);
+    }
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(name) || name.length > 63) {
+      throw new Error(`ApiAccess: name must be a DNS-1123 subdomain of at most 63 characters, got "${name}"`);
+    }
+    const parsed = parseSpec(props.spec);
+    if (!parsed.ok) throw new Error(`ApiAccess "${name}": invalid props: ${parsed.message}`);
+
+    this.profile = resolveProfile({ name, namespace, spec: parsed.spec });
+    const containers = props.workload.containers.map((c) => c.name);
+    const { injection, missingContainers } = podTemplateInjection(this.profile, containers);
+    if (missingContainers.length > 0) {
+      throw new Error(
+        `ApiAccess "${name}": spec.containers names ${missingContainers.map((c) => `"${c}"`).join(', ')}, but the workload has ${containers.map((c) => `"${c}"`).join(', ')}`,
+      );
+    }
+    const current = props.workload.serviceAccount?.name;
+    if (current !== undefined && current !== this.profile.serviceAccount.name) {
+      throw new Error(
+        `ApiAccess "${name}": the workload already runs as ServiceAccount "${current}", but the profile uses "${this.profile.serviceAccount.name}"; set spec.serviceAccount.name to "${current}" (and create: false if it is defined elsewhere)`,
+      );
+    }
+    this.injection = injection;
+
+    this.profileObject = new ApiObject(this, 'profile', {
+      apiVersion: API_VERSION,
+      kind: KIND,
+      metadata: { name, namespace },
+      spec: props.spec,
+    });
+    this.renderOwnedObjects();
+    this.bindWorkload(props.workload, workloadObject, templatePath);
+  }
+
+  private renderOwnedObjects(): void {
+    const rbac = desiredRbac(this.profile);
+    const objects = [
+      rbac.serviceAccount,
+      ...rbac.roles,
+      ...rbac.roleBindings,
+      ...rbac.clusterRoles,
+      ...rbac.clusterRoleBindings,
+      desiredKubeconfigConfigMap(this.profile),
+    ];
+    for (const object of objects) {
+      if (object === undefined) continue;
+      const { apiVersion, kind, metadata, ...rest } = object as { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } };
+      const rendered = new ApiObject(this, `${kind}-${metadata.name}`, { apiVersion, kind, metadata, ...rest });
+      // cdk8s stamps a chart's namespace on every object; a cluster-scoped object must not carry one.
+      if (metadata.namespace === undefined && rendered.metadata.namespace !== undefined) {
+        rendered.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
+      }
+    }
+  }
+
+  // cdk8s-plus has no API for several injected fields (serviceAccount alias, projected volumes), so
+  // the injection is written with JSON patches computed from the workload as configured now; a
+  // validation at synth time catches containers, env or volumes added after this point.
+  private bindWorkload(workload: BindableWorkload, object: ApiObject, templatePath: string): void {
+    workload.metadata.addLabel(PROFILE_LABEL, this.profile.name);
+    workload.metadata.addLabel(INJECTED_LABEL, this.profile.name);
+    for (const [key, value] of Object.entries(this.injection.metadata.annotations)) workload.podMetadata.addAnnotation(key, value);
+
+    const spec = `${templatePath}/spec`;
+    const { serviceAccountName, serviceAccount, automountServiceAccountToken, volumes, containers } = this.injection.spec;
+    const patches = [
+      JsonPatch.add(`${spec}/serviceAccountName`, serviceAccountName),
+      JsonPatch.add(`${spec}/serviceAccount`, serviceAccount),
+      JsonPatch.add(`${spec}/automountServiceAccountToken`, automountServiceAccountToken),
+    ];
+    patches.push(...appendPatches(`${spec}/volumes`, workload.volumes.length, volumes ?? []));
+    const shapeBefore = workloadShape(workload);
+    for (const injected of containers ?? []) {
+      const index = workload.containers.findIndex((c) => c.name === injected.name);
+      const container = workload.containers[index];
+      if (container === undefined) continue;
+      const base = `${spec}/containers/${index}`;
+      patches.push(...appendPatches(`${base}/env`, Object.keys(container.env.variables).length, injected.env));
+      patches.push(...appendPatches(`${base}/volumeMounts`, container.mounts.length, injected.volumeMounts));
+    }
+    object.addJsonPatch(...patches);
+    this.node.addValidation({
+      validate: (): string[] =>
+        workloadShape(workload) === shapeBefore
+          ? []
+          : [`ApiAccess "${this.profile.name}": containers, env or volumes of workload "${object.name}" changed after ApiAccess was created; create ApiAccess last`],
+    });
+  }
+}
+
+/** JSON patches that append items to an array that may not be rendered yet (cdk8s omits empty arrays). */
+function appendPatches(path: string, existing: number, items: readonly unknown[]): JsonPatch[] {
+  if (items.length === 0) return [];
+  if (existing === 0) return [JsonPatch.add(path, [...items])];
+  return items.map((item) => JsonPatch.add(`${path}/-`, item));
+}
+
+function workloadShape(workload: BindableWorkload): string {
+  return JSON.stringify({
+    volumes: workload.volumes.length,
+    containers: workload.containers.map((c) => [c.name, Object.keys(c.env.variables).length, c.mounts.length]),
+  });
+}

@@ -1,0 +1,97 @@
+// Exactly which pod-template fields a profile injects into a bound workload, in each mode. The
+// operator applies this by server-side apply (and applies an empty intent to remove it); the cdk8s
+// construct renders it into static YAML. Both use this one function.
+import type { V1EnvVar, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import { CONFIG_HASH_ANNOTATION } from '../../crds/apiaccessprofile.ts';
+import { CA_FILE, desiredKubeconfigConfigMap, KUBECONFIG_FILE, ROOT_CA_CONFIGMAP, TOKEN_FILE } from './kubeconfig.ts';
+import { shortHash, kubeconfigConfigMapName, volumeName } from './names.ts';
+import { kubeconfigPath, type ResolvedProfile } from './profile.ts';
+
+/** The volume `defaultMode` of seed 000 and of the API server's own default. */
+export const DEFAULT_VOLUME_MODE = 0o644;
+
+export interface ContainerInjection {
+  name: string;
+  env: V1EnvVar[];
+  volumeMounts: V1VolumeMount[];
+}
+
+/** The injected fields of a pod template, shaped as a server-side apply configuration. */
+export interface PodTemplateInjection {
+  metadata: { annotations: Record<string, string> };
+  spec: {
+    serviceAccountName: string;
+    /** The deprecated alias, owned too: otherwise removing serviceAccountName lets the API server copy the old value back. */
+    serviceAccount: string;
+    automountServiceAccountToken: boolean;
+    volumes?: V1Volume[];
+    containers?: ContainerInjection[];
+  };
+}
+
+export interface InjectionResult {
+  injection: PodTemplateInjection;
+  hash: string;
+  /** Containers the profile names that the pod template does not have. */
+  missingContainers: string[];
+}
+
+/**
+ * @param containerNames the pod template's containers, in order.
+ */
+export function podTemplateInjection(profile: ResolvedProfile, containerNames: readonly string[]): InjectionResult {
+  const selected = profile.containers === undefined ? [...containerNames] : profile.containers.filter((c) => containerNames.includes(c));
+  const missingContainers = (profile.containers ?? []).filter((c) => !containerNames.includes(c));
+  const sa = profile.serviceAccount.name;
+  const spec: PodTemplateInjection['spec'] = {
+    serviceAccountName: sa,
+    serviceAccount: sa,
+    automountServiceAccountToken: profile.auth === 'ServiceAccount',
+  };
+  const k = profile.kubeconfig;
+  if (profile.auth === 'Kubeconfig' && k !== undefined) {
+    const volume = volumeName(profile.name);
+    spec.volumes = [kubeconfigVolume(profile, volume)];
+    if (selected.length > 0) {
+      spec.containers = selected.map((name) => ({
+        name,
+        env: [{ name: k.env, value: kubeconfigPath(k) }],
+        volumeMounts: [{ name: volume, mountPath: k.mountPath, readOnly: true }],
+      }));
+    }
+  }
+  // The generated kubeconfig's content is part of the hash: a changed server rolls the workload out.
+  const generated = desiredKubeconfigConfigMap(profile)?.data;
+  const hash = shortHash(JSON.stringify({ spec, generated: generated ?? null }), 16);
+  return { injection: { metadata: { annotations: { [CONFIG_HASH_ANNOTATION]: hash } }, spec }, hash, missingContainers };
+}
+
+function kubeconfigVolume(profile: ResolvedProfile, name: string): V1Volume {
+  const k = profile.kubeconfig;
+  if (k === undefined) throw new Error('kubeconfigVolume needs auth Kubeconfig');
+  const items = [{ key: k.key, path: KUBECONFIG_FILE, mode: k.fileMode }];
+  switch (k.source) {
+    case 'Generated': {
+      const token: { path: string; expirationSeconds: number; audience?: string } = {
+        path: TOKEN_FILE,
+        expirationSeconds: k.tokenExpirationSeconds,
+      };
+      if (k.audience !== undefined) token.audience = k.audience;
+      return {
+        name,
+        projected: {
+          defaultMode: DEFAULT_VOLUME_MODE,
+          sources: [
+            { configMap: { name: kubeconfigConfigMapName(profile.name), items } },
+            { serviceAccountToken: token },
+            { configMap: { name: ROOT_CA_CONFIGMAP, items: [{ key: CA_FILE, path: CA_FILE }] } },
+          ],
+        },
+      };
+    }
+    case 'ConfigMap':
+      return { name, configMap: { name: k.name, items, defaultMode: DEFAULT_VOLUME_MODE } };
+    case 'Secret':
+      return { name, secret: { secretName: k.name, items, defaultMode: DEFAULT_VOLUME_MODE } };
+  }
+}
