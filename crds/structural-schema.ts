@@ -54,7 +54,28 @@ const NON_RE2 = /\(\?[=!<]|\\[1-9]/;
 /** zod schema -> structural OpenAPI v3 schema for a CRD version's `openAPIV3Schema`. */
 export function toStructuralSchema(schema: z.ZodType): JSONSchemaProps {
   const json = z.toJSONSchema(schema, { target: 'openapi-3.0', io: 'input', unrepresentable: 'throw' }) as JSONSchemaProps;
-  return structural(json, '');
+  const out = structural(json, '');
+  const violations = structuralViolations(out);
+  if (violations.length > 0) throw new StructuralSchemaError('', violations.join('; '));
+  return out;
+}
+
+const FORBIDDEN = ['$ref', '$defs', 'definitions', 'oneOf', 'anyOf', 'allOf', 'not', 'uniqueItems', 'const', '$schema'];
+
+/** The structural-schema rules a schema breaks, as "<path>: <problem>" (empty when structural). */
+export function structuralViolations(node: JSONSchemaProps, path = ''): string[] {
+  const here = path || '<root>';
+  const out = FORBIDDEN.filter((key) => node[key] !== undefined).map((key) => `${here}: has ${key}`);
+  if (node.type === undefined && node['x-kubernetes-int-or-string'] !== true && node['x-kubernetes-preserve-unknown-fields'] !== true) {
+    out.push(`${here}: has no type`);
+  }
+  if (node.properties !== undefined) {
+    if (node.additionalProperties !== undefined) out.push(`${here}: has additionalProperties beside properties`);
+    for (const [k, v] of Object.entries(node.properties as Record<string, JSONSchemaProps>)) out.push(...structuralViolations(v, `${path}.${k}`));
+  }
+  if (node.items !== undefined) out.push(...structuralViolations(node.items as JSONSchemaProps, `${path}[]`));
+  if (typeof node.additionalProperties === 'object') out.push(...structuralViolations(node.additionalProperties as JSONSchemaProps, `${path}.*`));
+  return out;
 }
 
 /** Rewrites one JSON Schema node (exported for tests on hand-written input). */
@@ -113,9 +134,6 @@ export function structural(node: JSONSchemaProps, path: string): JSONSchemaProps
     // zod adds its own long ECMAScript patterns to formats (date-time, email...); the format suffices.
     if (out.format !== undefined) delete out.pattern;
     else if (NON_RE2.test(out.pattern)) throw new StructuralSchemaError(path, `pattern ${out.pattern} is not a Go (RE2) regular expression`);
-  }
-  if (out.type === undefined && out['x-kubernetes-int-or-string'] !== true && out['x-kubernetes-preserve-unknown-fields'] !== true) {
-    throw new StructuralSchemaError(path, 'every node of a structural schema needs a type');
   }
   return out;
 }

@@ -128,21 +128,23 @@ export class ApiAccess extends Construct {
     for (const [key, value] of Object.entries(this.injection.metadata.annotations)) workload.podMetadata.addAnnotation(key, value);
 
     const spec = `${templatePath}/spec`;
+    // What cdk8s renders now (cdk8s-plus adds the volumes of container mounts at render time).
+    const rendered = renderedPodSpec(object, templatePath);
     const { serviceAccountName, serviceAccount, automountServiceAccountToken, volumes, containers } = this.injection.spec;
     const patches = [
       JsonPatch.add(`${spec}/serviceAccountName`, serviceAccountName),
       JsonPatch.add(`${spec}/serviceAccount`, serviceAccount),
       JsonPatch.add(`${spec}/automountServiceAccountToken`, automountServiceAccountToken),
     ];
-    patches.push(...appendPatches(`${spec}/volumes`, workload.volumes.length, volumes ?? []));
+    patches.push(...appendPatches(`${spec}/volumes`, rendered.volumes?.length ?? 0, volumes ?? []));
     const shapeBefore = workloadShape(workload);
     for (const injected of containers ?? []) {
-      const index = workload.containers.findIndex((c) => c.name === injected.name);
-      const container = workload.containers[index];
+      const index = rendered.containers.findIndex((c) => c.name === injected.name);
+      const container = rendered.containers[index];
       if (container === undefined) continue;
       const base = `${spec}/containers/${index}`;
-      patches.push(...appendPatches(`${base}/env`, Object.keys(container.env.variables).length, injected.env));
-      patches.push(...appendPatches(`${base}/volumeMounts`, container.mounts.length, injected.volumeMounts));
+      patches.push(...appendPatches(`${base}/env`, container.env?.length ?? 0, injected.env));
+      patches.push(...appendPatches(`${base}/volumeMounts`, container.volumeMounts?.length ?? 0, injected.volumeMounts));
     }
     object.addJsonPatch(...patches);
     this.node.addValidation({
@@ -161,9 +163,22 @@ function appendPatches(path: string, existing: number, items: readonly unknown[]
   return items.map((item) => JsonPatch.add(`${path}/-`, item));
 }
 
+interface RenderedPodSpec {
+  volumes?: unknown[];
+  containers: Array<{ name: string; env?: unknown[]; volumeMounts?: unknown[] }>;
+}
+
+function renderedPodSpec(object: ApiObject, templatePath: string): RenderedPodSpec {
+  let node: unknown = object.toJson();
+  for (const key of `${templatePath}/spec`.split('/').slice(1)) node = (node as Record<string, unknown>)[key];
+  return node as RenderedPodSpec;
+}
+
+// Changes made through cdk8s-plus after ApiAccess was created show up here (the rendered JSON would
+// already include this construct's patches, which may have overwritten them).
 function workloadShape(workload: BindableWorkload): string {
   return JSON.stringify({
-    volumes: workload.volumes.length,
-    containers: workload.containers.map((c) => [c.name, Object.keys(c.env.variables).length, c.mounts.length]),
+    volumes: workload.volumes.map((v) => v.name),
+    containers: workload.containers.map((c) => [c.name, Object.keys(c.env.variables), c.mounts.map((m) => [m.path, m.volume.name])]),
   });
 }

@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { App, Chart, Testing } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import { stringify } from 'yaml';
+import type { ApiAccessProfileSpecInput } from '../crds/apiaccessprofile.ts';
+import { ApiAccess } from './api-access.ts';
+
+type Obj = { kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: unknown };
+
+function chart(): Chart {
+  return new Chart(Testing.app(), 'test', { namespace: 'team-a', disableResourceNameHashes: true });
+}
+function deployment(scope: Chart, containers = ['app']): kplus.Deployment {
+  return new kplus.Deployment(scope, 'agent', {
+    metadata: { name: 'agent' },
+    containers: containers.map((name) => ({ name, image: 'example/agent:1' })),
+  });
+}
+const find = (objects: Obj[], kind: string, name?: string): Obj => {
+  const found = objects.find((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
+  assert.ok(found, `no ${kind} ${name ?? ''}`);
+  return found;
+};
+const podSpec = (o: Obj): any => (o as any).spec.template.spec;
+
+describe('ApiAccess construct', () => {
+  it('GIVEN a Deployment and a generated-kubeconfig profile WHEN synthesized THEN the workload is labelled and carries exactly the injection', () => {
+    const c = chart();
+    new ApiAccess(c, 'access', { workload: deployment(c), spec: { auth: 'Kubeconfig', permissions: { rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['list'] }] } } });
+    const objects = Testing.synth(c) as Obj[];
+    const deploy = find(objects, 'Deployment');
+    assert.equal(deploy.metadata.labels?.['apiaccess.dev/profile'], 'agent');
+    assert.equal(deploy.metadata.labels?.['apiaccess.dev/injected'], 'agent');
+    const spec = podSpec(deploy);
+    assert.equal(spec.serviceAccountName, 'agent');
+    assert.equal(spec.automountServiceAccountToken, false);
+    assert.deepEqual(spec.containers[0].env, [{ name: 'KUBECONFIG', value: '/etc/apiaccess/kubeconfig' }]);
+    assert.deepEqual(spec.containers[0].volumeMounts, [{ name: 'apiaccess-agent', mountPath: '/etc/apiaccess', readOnly: true }]);
+    assert.equal(spec.volumes[0].projected.sources[1].serviceAccountToken.path, 'token');
+    assert.deepEqual(
+      objects.map((o) => `${o.kind}/${o.metadata.name}`),
+      ['Deployment/agent', 'ApiAccessProfile/agent', 'ServiceAccount/agent', 'Role/apiaccess:agent', 'RoleBinding/apiaccess:agent', 'ConfigMap/apiaccess-agent-kubeconfig'],
+    );
+  });
+
+  it('appends to env, mounts and volumes the workload already has instead of replacing them', () => {
+    const c = chart();
+    const d = deployment(c);
+    const app = d.containers[0];
+    assert.ok(app);
+    app.env.addVariable('LOG_LEVEL', kplus.EnvValue.fromValue('debug'));
+    const scratch = kplus.Volume.fromEmptyDir(c, 'scratch', 'scratch');
+    app.mount('/scratch', scratch);
+    new ApiAccess(c, 'access', { workload: d, spec: { auth: 'Kubeconfig', kubeconfig: { source: 'ConfigMap', name: 'kip-config', mountPath: '/etc/kip' } } });
+    const spec = podSpec(find(Testing.synth(c) as Obj[], 'Deployment'));
+    assert.deepEqual(spec.containers[0].env.map((e: { name: string }) => e.name), ['LOG_LEVEL', 'KUBECONFIG']);
+    assert.deepEqual(spec.containers[0].volumeMounts.map((m: { mountPath: string }) => m.mountPath), ['/scratch', '/etc/kip']);
+    assert.deepEqual(spec.volumes.map((v: { name: string }) => v.name), ['scratch', 'apiaccess-agent']);
+  });
+
+  it('injects only the containers the profile names', () => {
+    const c = chart();
+    new ApiAccess(c, 'access', { workload: deployment(c, ['app', 'proxy']), spec: { auth: 'Kubeconfig', containers: ['proxy'] } });
+    const spec = podSpec(find(Testing.synth(c) as Obj[], 'Deployment'));
+    assert.equal(spec.containers[0].env, undefined);
+    assert.equal(spec.containers[1].env[0].name, 'KUBECONFIG');
+  });
+
+  it('binds a CronJob through its job template', () => {
+    const c = chart();
+    const job = new kplus.CronJob(c, 'report', {
+      metadata: { name: 'report' },
+      schedule: { expressionString: '0 * * * *' } as never,
+      containers: [{ name: 'report', image: 'example/report:1' }],
+    });
+    new ApiAccess(c, 'access', { workload: job, spec: { auth: 'ServiceAccount' } });
+    const cron = find(Testing.synth(c) as Obj[], 'CronJob') as any;
+    assert.equal(cron.spec.jobTemplate.spec.template.spec.serviceAccountName, 'report');
+    assert.equal(cron.spec.jobTemplate.spec.template.spec.automountServiceAccountToken, true);
+    assert.match(cron.spec.jobTemplate.spec.template.metadata.annotations['apiaccess.dev/config-hash'], /^[0-9a-f]{16}$/);
+  });
+
+  it('renders cluster-scoped RBAC without the chart\'s namespace', () => {
+    const c = chart();
+    new ApiAccess(c, 'access', {
+      workload: deployment(c),
+      spec: { auth: 'ServiceAccount', permissions: { scope: 'Cluster', rules: [{ apiGroups: [''], resources: ['nodes'], verbs: ['list'] }] } },
+    });
+    const objects = Testing.synth(c) as Obj[];
+    assert.equal(find(objects, 'ClusterRole').metadata.namespace, undefined);
+    assert.equal(find(objects, 'ClusterRoleBinding').metadata.namespace, undefined);
+    assert.equal(find(objects, 'ServiceAccount').metadata.namespace, 'team-a');
+  });
+
+  const invalid: Array<[string, (c: Chart) => void, RegExp]> = [
+    ['an invalid spec, naming the field and value', (c) => new ApiAccess(c, 'a', { workload: deployment(c), spec: { auth: 'Kubeconfig', kubeconfig: { fileMode: 1000 } } }), /spec\.kubeconfig\.fileMode.*1000/],
+    ['an unknown auth mode', (c) => new ApiAccess(c, 'a', { workload: deployment(c), spec: { auth: 'Proxy' as never } }), /spec\.auth.*"Proxy"/],
+    ['a container the workload lacks', (c) => new ApiAccess(c, 'a', { workload: deployment(c), spec: { auth: 'Kubeconfig', containers: ['ghost'] } }), /spec\.containers names "ghost", but the workload has "app"/],
+    ['a Job', (c) => new ApiAccess(c, 'a', { workload: new kplus.Job(c, 'j', { containers: [{ image: 'x' }] }) as never, spec: { auth: 'ServiceAccount' } }), /kind "Job" cannot be bound/],
+    ['a profile name over 63 characters', (c) => new ApiAccess(c, 'a', { workload: deployment(c), name: 'x'.repeat(64), spec: { auth: 'ServiceAccount' } }), /name must be .* at most 63 characters, got "x{64}"/],
+    [
+      'a workload that already runs as another ServiceAccount',
+      (c) => {
+        const d = new kplus.Deployment(c, 'd', { containers: [{ image: 'x' }], serviceAccount: kplus.ServiceAccount.fromServiceAccountName(c, 'sa', 'legacy') });
+        new ApiAccess(c, 'a', { workload: d, name: 'agent', spec: { auth: 'ServiceAccount' } });
+      },
+      /already runs as ServiceAccount "legacy", but the profile uses "agent"/,
+    ],
+  ];
+  for (const [what, build, message] of invalid) {
+    it(`throws in the constructor on ${what}`, () => assert.throws(() => build(chart()), message));
+  }
+
+  it('fails synth when the workload gains env after ApiAccess was created', () => {
+    const c = chart();
+    const d = deployment(c);
+    new ApiAccess(c, 'access', { workload: d, spec: { auth: 'Kubeconfig' } });
+    d.containers[0]?.env.addVariable('LATE', kplus.EnvValue.fromValue('1'));
+    assert.throws(() => Testing.synth(c), /changed after ApiAccess was created/);
+  });
+
+  it('matches the golden chart of every mode (UPDATE_GOLDEN=1 rewrites it)', () => {
+    const app = new App({ outdir: '/tmp/unused' });
+    const c = new Chart(app, 'golden', { disableResourceNameHashes: true });
+    const modes: Array<[string, ApiAccessProfileSpecInput]> = [
+      ['sa', { auth: 'ServiceAccount', permissions: { clusterRoles: ['view'] } }],
+      ['generated', { auth: 'Kubeconfig', kubeconfig: { server: 'https://10.20.30.40:6443', tokenExpirationSeconds: 7200 } }],
+      ['configmap', { auth: 'Kubeconfig', kubeconfig: { source: 'ConfigMap', name: 'kip-config', mountPath: '/etc/kip' } }],
+      ['secret', { auth: 'Kubeconfig', kubeconfig: { source: 'Secret', name: 'agent-kubeconfig', env: 'AGENT_KUBECONFIG' }, permissions: { scope: 'Cluster', rules: [{ apiGroups: [''], resources: ['nodes'], verbs: ['get'] }] } }],
+    ];
+    for (const [name, spec] of modes) {
+      const d = new kplus.Deployment(c, name, { metadata: { name, namespace: 'golden' }, containers: [{ name: 'app', image: 'example/app:1' }] });
+      new ApiAccess(c, `${name}-access`, { workload: d, spec });
+    }
+    const actual = (c.toJson() as Obj[]).map((o) => stringify(o)).join('---\n');
+    const file = join(import.meta.dirname, 'testdata', 'api-access.golden.yaml');
+    if (process.env.UPDATE_GOLDEN === '1') writeFileSync(file, actual);
+    assert.equal(actual, readFileSync(file, 'utf8'), 'golden differs: inspect, then UPDATE_GOLDEN=1 npx tsx --test manifests/api-access.test.ts');
+  });
+});
