@@ -1,0 +1,98 @@
+// The `apiaccess` command line (commander). Exit codes: 0 success, 1 failure, 2 bad usage.
+import { Command, CommanderError, Option } from 'commander';
+import { ClientConfigError, resolveClientConfig } from './config/client-config.ts';
+import { createLogger, type LogFormat } from './log.ts';
+import { Manager } from './manager.ts';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+interface RunFlags {
+  kubeconfig?: string;
+  apiserverHost?: string;
+  insecureSkipTlsVerify?: boolean;
+  namespace?: string;
+  leaderElect?: boolean;
+  leaderElectionNamespace: string;
+  metricsBindAddress: string;
+  healthProbeBindAddress: string;
+  logLevel: string;
+  logFormat?: LogFormat;
+}
+
+export function program(): Command {
+  const cli = new Command('apiaccess')
+    .description('Gives workloads access to the Kubernetes API server, declaratively, safely and provably')
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(text) });
+
+  cli
+    .command('run')
+    .description('Run the operator: reconcile ApiAccessProfiles and the workloads labelled apiaccess.dev/profile')
+    .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG, in-cluster, then ~/.kube/config)')
+    .option('--apiserver-host <url>', 'API server URL, overriding the kubeconfig\'s')
+    .option('--insecure-skip-tls-verify', 'do not verify the API server\'s certificate (warns on every start)')
+    .option('--namespace <ns>', 'only reconcile this namespace (default: all)')
+    .option('--leader-elect', 'elect a leader through a Lease so that only one replica reconciles')
+    .option('--leader-election-namespace <ns>', 'namespace of the leader election Lease', process.env.POD_NAMESPACE ?? 'apiaccess-system')
+    .option('--metrics-bind-address <addr>', 'address of the Prometheus /metrics endpoint; 0 disables it', ':8080')
+    .option('--health-probe-bind-address <addr>', 'address of /healthz and /readyz; 0 disables it', ':8081')
+    .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
+    .addOption(new Option('--log-format <format>', 'json, or pretty (default on a terminal)').choices(['json', 'pretty']))
+    .action(async (flags: RunFlags) => run(flags));
+  return cli;
+}
+
+async function run(flags: RunFlags): Promise<void> {
+  const logger = createLogger({ level: flags.logLevel, ...(flags.logFormat ? { format: flags.logFormat } : {}) });
+  const config = resolveClientConfig({
+    ...(flags.kubeconfig !== undefined ? { kubeconfig: flags.kubeconfig } : {}),
+    ...(flags.apiserverHost !== undefined ? { apiserverHost: flags.apiserverHost } : {}),
+    insecureSkipTlsVerify: flags.insecureSkipTlsVerify === true,
+  });
+  logger.info({ source: config.source, reason: config.reason, server: config.server, context: config.context }, 'Loaded client configuration');
+  for (const warning of config.warnings) logger.warn(warning);
+  const manager = new Manager({
+    clientConfig: config,
+    logger,
+    leaderElect: flags.leaderElect === true,
+    leaderElectionNamespace: flags.leaderElectionNamespace,
+    metricsBindAddress: flags.metricsBindAddress,
+    healthProbeBindAddress: flags.healthProbeBindAddress,
+    ...(flags.namespace !== undefined ? { namespace: flags.namespace } : {}),
+    onLeadershipLost: () => process.kill(process.pid, 'SIGTERM'),
+  });
+  const stopped = new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'Stopping');
+      manager
+        .stop()
+        .then(() => logger.info('Stopped'))
+        .catch((error: unknown) => logger.error({ err: error }, 'Stopped with an error'))
+        .finally(resolve);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  await manager.start();
+  await stopped;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await program().parseAsync(argv);
+    return EXIT_OK;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    if (error instanceof ClientConfigError) {
+      process.stderr.write(`apiaccess: ${error.message}\n`);
+      return EXIT_USAGE;
+    }
+    process.stderr.write(`apiaccess: ${error instanceof Error ? error.message : String(error)}\n`);
+    return EXIT_FAILURE;
+  }
+}

@@ -1,0 +1,181 @@
+// Wires the operator together: one client, label-selected caches, a work queue per reconciler,
+// leader election, health and metrics servers, and a graceful stop.
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Server } from 'node:http';
+import { isDeepStrictEqual } from 'node:util';
+import type { Logger } from 'pino';
+import { INJECTED_LABEL, PROFILE_LABEL } from '../crds/apiaccessprofile.ts';
+import type { ResolvedClientConfig } from './config/client-config.ts';
+import { ListWatchCache, type CacheEvent } from './kube/cache.ts';
+import { KubeClient, type KubeObject } from './kube/client.ts';
+import { LeaderElector } from './kube/leader.ts';
+import { WorkQueue } from './kube/queue.ts';
+import { RESOURCES } from './kube/resources.ts';
+import { OperatorMetrics, requestResource, requestVerb } from './metrics.ts';
+import { BindingRegistry } from './reconcile/bindings.ts';
+import { EventRecorder } from './reconcile/events.ts';
+import { ProfileReconciler, type Profile } from './reconcile/profile-reconciler.ts';
+import { workloadKey, WorkloadIndex, type Workload } from './reconcile/workload-index.ts';
+import { WorkloadReconciler } from './reconcile/workload-reconciler.ts';
+import { healthServer, listen, metricsServer, parseBindAddress } from './server.ts';
+
+export const LEASE_NAME = 'apiaccess-operator';
+
+export interface ManagerOptions {
+  clientConfig: ResolvedClientConfig;
+  logger: Logger;
+  /** Only this namespace; all namespaces when undefined. */
+  namespace?: string;
+  leaderElect: boolean;
+  leaderElectionNamespace: string;
+  metricsBindAddress: string;
+  healthProbeBindAddress: string;
+  identity?: string;
+  /** Called when leadership is lost: the process must stop reconciling at once. */
+  onLeadershipLost?: () => void;
+}
+
+export class Manager {
+  readonly metrics = new OperatorMetrics();
+  readonly client: KubeClient;
+  private readonly profiles: ListWatchCache<Profile>;
+  private readonly workloads: WorkloadIndex;
+  private readonly profileQueue: WorkQueue;
+  private readonly workloadQueue: WorkQueue;
+  private readonly elector: LeaderElector | undefined;
+  private readonly servers: Server[] = [];
+  private readonly logger: Logger;
+  private reconciling = false;
+
+  constructor(private readonly opts: ManagerOptions) {
+    const logger = (this.logger = opts.logger);
+    const identity = opts.identity ?? process.env.POD_NAME ?? `${hostname()}_${randomUUID().slice(0, 8)}`;
+    this.client = KubeClient.fromKubeConfig(opts.clientConfig.kubeConfig, {
+      userAgent: 'apiaccess-operator',
+      onRequest: (info) => this.metrics.kubeRequests.inc({ verb: requestVerb(info.verb, info.path), resource: requestResource(info.path), code: String(info.status) }),
+    });
+    const ns = opts.namespace !== undefined ? { namespace: opts.namespace } : {};
+    this.profiles = new ListWatchCache<Profile>({ client: this.client, resource: RESOURCES.ApiAccessProfile, name: 'ApiAccessProfile', logger, ...ns });
+    this.workloads = new WorkloadIndex(this.client, logger, opts.namespace);
+    const events = new EventRecorder(this.client, logger, identity);
+    const bindings = new BindingRegistry((profileKey) => this.profileQueue.add(profileKey));
+    const profileReconciler = new ProfileReconciler({ client: this.client, profiles: this.profiles, workloads: this.workloads, bindings, events, logger });
+    const workloadReconciler = new WorkloadReconciler({ client: this.client, workloads: this.workloads, profiles: this.profiles, bindings, events, logger });
+    this.profileQueue = new WorkQueue({ name: 'profiles', concurrency: 2, logger, handler: (key) => this.timed('profile', () => profileReconciler.reconcile(key)) });
+    this.workloadQueue = new WorkQueue({ name: 'workloads', concurrency: 4, logger, handler: (key) => this.timed('workload', () => workloadReconciler.reconcile(key)) });
+    this.profiles.on((e) => this.onProfileEvent(e));
+    for (const { kind, cache } of this.workloads.caches) cache.on((e) => this.onWorkloadEvent(kind, e));
+    if (opts.leaderElect) {
+      this.elector = new LeaderElector({ client: this.client, namespace: opts.leaderElectionNamespace, name: LEASE_NAME, identity, logger });
+    }
+  }
+
+  get ready(): boolean {
+    return this.profiles.synced && this.workloads.caches.every((c) => c.cache.synced);
+  }
+
+  async start(): Promise<void> {
+    const health = parseBindAddress(this.opts.healthProbeBindAddress, '--health-probe-bind-address');
+    if (health !== undefined) {
+      const server = healthServer({ healthy: () => true, ready: () => this.ready });
+      this.servers.push(server);
+      this.logger.info({ address: await listen(server, health) }, 'Serving health probes');
+    }
+    const metrics = parseBindAddress(this.opts.metricsBindAddress, '--metrics-bind-address');
+    if (metrics !== undefined) {
+      const server = metricsServer(this.metrics.registry);
+      this.servers.push(server);
+      this.logger.info({ address: await listen(server, metrics) }, 'Serving metrics');
+    }
+    // Caches run on every replica (a standby takes over warm); only the leader reconciles.
+    this.profiles.start();
+    for (const { cache } of this.workloads.caches) cache.start();
+    await Promise.all([this.profiles.waitForSync(), ...this.workloads.caches.map((c) => c.cache.waitForSync())]);
+    this.logger.info({ caches: this.workloads.caches.length + 1 }, 'Synced caches');
+    if (this.elector === undefined) {
+      this.startReconciling();
+      return;
+    }
+    this.elector.run({
+      onStartedLeading: () => {
+        this.metrics.leader.set(1);
+        this.startReconciling();
+      },
+      onStoppedLeading: () => {
+        this.metrics.leader.set(0);
+        if (this.reconciling) {
+          this.logger.error('Lost leadership; stopping');
+          this.opts.onLeadershipLost?.();
+        }
+      },
+    });
+  }
+
+  private startReconciling(): void {
+    if (this.reconciling) return;
+    this.reconciling = true;
+    for (const p of this.profiles.list()) this.profileQueue.add(`${p.metadata.namespace}/${p.metadata.name}`);
+    for (const key of this.workloads.allKeys()) this.workloadQueue.add(key);
+    this.profileQueue.start();
+    this.workloadQueue.start();
+    this.logger.info({ namespace: this.opts.namespace ?? 'all' }, 'Started reconciling');
+  }
+
+  /** Graceful: stop taking work, finish in-flight reconciles, release the Lease, close watches. */
+  async stop(): Promise<void> {
+    await Promise.all([this.profileQueue.stop(), this.workloadQueue.stop()]);
+    await this.elector?.stop();
+    await Promise.all([this.profiles.stop(), ...this.workloads.caches.map((c) => c.cache.stop())]);
+    await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    this.client.close();
+    this.reconciling = false;
+  }
+
+  private async timed<T>(controller: string, fn: () => Promise<T>): Promise<T> {
+    const end = this.metrics.reconcileDuration.startTimer({ controller });
+    try {
+      const result = await fn();
+      this.metrics.reconciles.inc({ controller, result: 'success' });
+      return result;
+    } catch (error) {
+      this.metrics.reconciles.inc({ controller, result: 'error' });
+      this.logger.warn({ err: error, controller }, 'Reconcile failed; retrying with backoff');
+      throw error;
+    } finally {
+      end();
+    }
+  }
+
+  private onProfileEvent(e: CacheEvent<Profile>): void {
+    const { name, namespace = '' } = e.object.metadata;
+    const key = `${namespace}/${name}`;
+    if (e.type === 'MODIFIED' && e.old !== undefined && onlyStatusChanged(e.old, e.object)) return;
+    this.profileQueue.add(key);
+    // A changed spec or a deletion changes what every bound workload should carry.
+    if (e.type !== 'MODIFIED' || e.old?.metadata.generation !== e.object.metadata.generation || e.object.metadata.deletionTimestamp !== undefined) {
+      for (const w of this.workloads.keysFor(namespace, name)) this.workloadQueue.add(w);
+    }
+  }
+
+  private onWorkloadEvent(kind: string, e: CacheEvent<Workload>): void {
+    if (e.type === 'MODIFIED' && e.old !== undefined && onlyStatusChanged(e.old, e.object)) return;
+    const { name, namespace = '' } = e.object.metadata;
+    this.workloadQueue.add(workloadKey(kind, namespace, name));
+    // The profile a workload left must recount it even when the workload vanished from the caches.
+    for (const labels of [e.old?.metadata.labels, e.object.metadata.labels]) {
+      const profile = labels?.[PROFILE_LABEL] ?? labels?.[INJECTED_LABEL];
+      if (profile !== undefined) this.profileQueue.add(`${namespace}/${profile}`);
+    }
+  }
+}
+
+/** Status-only updates (a controller reporting progress) change nothing the operator decides on. */
+function onlyStatusChanged(old: KubeObject, now: KubeObject): boolean {
+  const strip = (o: KubeObject): unknown => {
+    const { status: _status, metadata, ...rest } = o as KubeObject & { status?: unknown };
+    const { resourceVersion: _rv, managedFields: _mf, ...meta } = metadata;
+    return { ...rest, metadata: meta };
+  };
+  return isDeepStrictEqual(strip(old), strip(now));
+}

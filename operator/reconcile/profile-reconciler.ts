@@ -1,0 +1,226 @@
+// Profile reconciler: the ServiceAccount, RBAC and generated kubeconfig of each ApiAccessProfile,
+// its finalizer, and its status. Gather -> decide (profile-status.ts, pure) -> write only what changed.
+import { isDeepStrictEqual } from 'node:util';
+import type { Logger } from 'pino';
+import {
+  API_VERSION,
+  FIELD_MANAGER,
+  FINALIZER,
+  KIND,
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  OWNER_NAME_LABEL,
+  OWNER_NAMESPACE_LABEL,
+  parseSpec,
+  type ApiAccessProfileObject,
+  type ApiAccessProfileStatus,
+} from '../../crds/apiaccessprofile.ts';
+import { desiredKubeconfigConfigMap } from '../desired/kubeconfig.ts';
+import { resolveProfile, type ResolvedProfile } from '../desired/profile.ts';
+import { desiredRbac } from '../desired/rbac.ts';
+import { contains } from '../desired/workload.ts';
+import type { ListWatchCache } from '../kube/cache.ts';
+import { isForbidden, type KubeClient, type KubeObject } from '../kube/client.ts';
+import type { ReconcileResult } from '../kube/queue.ts';
+import { RESOURCES, collectionPath, objectPath, type ResourceRef } from '../kube/resources.ts';
+import type { BindingRegistry } from './bindings.ts';
+import { ConditionType, flipped, Reason, type ConditionInput } from './conditions.ts';
+import type { EventRecorder, InvolvedObject } from './events.ts';
+import { inspectKubeconfig } from './kubeconfig-inspection.ts';
+import { invalidSpecStatus, profileStatus, type CredentialsObservation, type ProfileObservation } from './profile-status.ts';
+import type { WorkloadIndex } from './workload-index.ts';
+
+export type Profile = ApiAccessProfileObject & KubeObject;
+
+export interface ProfileReconcilerDeps {
+  client: KubeClient;
+  profiles: ListWatchCache<Profile>;
+  workloads: WorkloadIndex;
+  bindings: BindingRegistry;
+  events: EventRecorder;
+  logger: Logger;
+  /** AccessVerified check; absent = not part of status. */
+  verifyAccess?: (profile: ResolvedProfile, credentials: CredentialsObservation) => Promise<ConditionInput>;
+  now?: () => Date;
+}
+
+type Desired = KubeObject & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } };
+
+// Objects the operator creates for profiles, found by their labels for cleanup of stale ones.
+const OWNED_KINDS: Array<{ resource: ResourceRef; namespaced: boolean }> = [
+  { resource: RESOURCES.Role, namespaced: true },
+  { resource: RESOURCES.RoleBinding, namespaced: true },
+  { resource: RESOURCES.ConfigMap, namespaced: true },
+  { resource: RESOURCES.ClusterRole, namespaced: false },
+  { resource: RESOURCES.ClusterRoleBinding, namespaced: false },
+];
+
+export class ProfileReconciler {
+  constructor(private readonly d: ProfileReconcilerDeps) {}
+
+  async reconcile(key: string): Promise<ReconcileResult | void> {
+    const [namespace = '', name = ''] = key.split('/');
+    const profile = this.d.profiles.get(namespace, name);
+    if (profile === undefined) return;
+    if (profile.metadata.deletionTimestamp !== undefined) return this.finalize(profile);
+    if (!(profile.metadata.finalizers ?? []).includes(FINALIZER)) await this.setFinalizer(profile, true);
+
+    const generation = profile.metadata.generation ?? 0;
+    const parsed = parseSpec(profile.spec);
+    if (!parsed.ok) {
+      await this.writeStatus(profile, invalidSpecStatus(generation, `Invalid spec: ${parsed.message}`, profile.status, this.now()));
+      await this.event(profile, 'Warning', Reason.InvalidSpec, `Invalid spec: ${parsed.message}`);
+      return;
+    }
+    const resolved = resolveProfile({ name, namespace, uid: profile.metadata.uid ?? '', spec: parsed.spec });
+    const rbac = await this.applyRbac(resolved);
+    const credentials = await this.applyCredentials(resolved);
+    await this.deleteStale(resolved);
+    const observation: ProfileObservation = {
+      generation,
+      auth: resolved.auth,
+      serviceAccountName: resolved.serviceAccount.name,
+      rbac,
+      credentials,
+      workloads: this.d.bindings.forProfile(namespace, name),
+    };
+    if (this.d.verifyAccess !== undefined && !rbac.serviceAccountMissing && rbac.applyErrors.length === 0) {
+      observation.access = await this.d.verifyAccess(resolved, credentials);
+    }
+    await this.writeStatus(profile, profileStatus(observation, profile.status, this.now()));
+  }
+
+  private now(): Date {
+    return this.d.now?.() ?? new Date();
+  }
+
+  private async applyRbac(profile: ResolvedProfile): Promise<ProfileObservation['rbac']> {
+    const out: ProfileObservation['rbac'] = { serviceAccountMissing: false, serviceAccountForeign: false, missingClusterRoles: [], applyErrors: [], objects: [] };
+    const desired = desiredRbac(profile);
+    const saPath = objectPath(RESOURCES.ServiceAccount, profile.namespace, profile.serviceAccount.name);
+    const existingSa = await this.d.client.get<KubeObject>(saPath);
+    if (desired.serviceAccount !== undefined) {
+      if (existingSa !== undefined && !createdFor(existingSa, profile)) {
+        out.serviceAccountForeign = true;
+      } else {
+        await this.ensure(desired.serviceAccount as Desired, existingSa, out);
+      }
+    } else if (existingSa === undefined) {
+      out.serviceAccountMissing = true;
+    }
+    const objects = [...desired.roles, ...desired.roleBindings, ...desired.clusterRoles, ...desired.clusterRoleBindings] as Desired[];
+    for (const object of objects) await this.ensure(object, undefined, out);
+    for (const role of profile.permissions.clusterRoles) {
+      if ((await this.d.client.get(objectPath(RESOURCES.ClusterRole, undefined, role))) === undefined) out.missingClusterRoles.push(role);
+    }
+    return out;
+  }
+
+  /** Applies `object` unless the live one already has every desired field (no needless writes). */
+  private async ensure(object: Desired, known: KubeObject | undefined, out: { applyErrors: string[]; objects: string[] }): Promise<void> {
+    const label = `${object.kind} ${object.metadata.name}`;
+    out.objects.push(label);
+    try {
+      const resource = RESOURCES[object.kind as keyof typeof RESOURCES];
+      const live = known ?? (await this.d.client.get<KubeObject>(objectPath(resource, object.metadata.namespace, object.metadata.name)));
+      if (live !== undefined && contains(live, object)) return;
+      await this.d.client.apply(object, { fieldManager: FIELD_MANAGER, force: false });
+      this.d.logger.info({ object: label, namespace: object.metadata.namespace }, `Applied ${object.kind}`);
+    } catch (error) {
+      const message = `${label}: ${(error as Error).message}`;
+      out.applyErrors.push(isForbidden(error) ? `${message} (the operator's ClusterRole lacks this right)` : message);
+    }
+  }
+
+  private async applyCredentials(profile: ResolvedProfile): Promise<CredentialsObservation> {
+    const k = profile.kubeconfig;
+    if (profile.auth === 'ServiceAccount' || k === undefined) return { source: 'InCluster' };
+    if (k.source === 'Secret') return { source: 'Secret', name: k.name };
+    if (k.source === 'Generated') {
+      const cm = desiredKubeconfigConfigMap(profile) as Desired;
+      const out = { applyErrors: [] as string[], objects: [] as string[] };
+      await this.ensure(cm, undefined, out);
+      const applyError = out.applyErrors[0];
+      return applyError === undefined ? { source: 'Generated', configMap: cm.metadata.name } : { source: 'Generated', configMap: cm.metadata.name, applyError };
+    }
+    const cm = await this.d.client.get<{ data?: Record<string, string> }>(objectPath(RESOURCES.ConfigMap, profile.namespace, k.name));
+    if (cm === undefined) return { source: 'ConfigMap', name: k.name, key: k.key, found: false };
+    const text = cm.data?.[k.key];
+    return { source: 'ConfigMap', name: k.name, key: k.key, found: true, inspection: text === undefined ? undefined : inspectKubeconfig(text) };
+  }
+
+  /** Deletes objects created for this profile that its current spec no longer wants (scope or mode switched). */
+  private async deleteStale(profile: ResolvedProfile): Promise<void> {
+    const rbac = desiredRbac(profile);
+    const keep = new Set(
+      [...rbac.roles, ...rbac.roleBindings, ...rbac.clusterRoles, ...rbac.clusterRoleBindings, desiredKubeconfigConfigMap(profile)]
+        .filter((o) => o !== undefined)
+        .map((o) => `${o.kind}/${o.metadata?.name}`),
+    );
+    await this.deleteOwned(profile, (kind, name) => !keep.has(`${kind}/${name}`));
+  }
+
+  private async deleteOwned(profile: Pick<ResolvedProfile, 'name' | 'namespace'>, shouldDelete: (kind: string, name: string) => boolean): Promise<void> {
+    const labelSelector = `${MANAGED_BY_LABEL}=${MANAGED_BY},${OWNER_NAME_LABEL}=${profile.name},${OWNER_NAMESPACE_LABEL}=${profile.namespace}`;
+    for (const { resource, namespaced } of OWNED_KINDS) {
+      const list = await this.d.client.request<{ items: KubeObject[] }>('GET', collectionPath(resource, namespaced ? profile.namespace : undefined), {
+        query: { labelSelector },
+      });
+      for (const item of list.items) {
+        if (!shouldDelete(resource.kind, item.metadata.name)) continue;
+        await this.d.client.delete(objectPath(resource, namespaced ? profile.namespace : undefined, item.metadata.name));
+        this.d.logger.info({ object: `${resource.kind} ${item.metadata.name}`, profile: `${profile.namespace}/${profile.name}` }, `Deleted ${resource.kind}`);
+      }
+    }
+  }
+
+  /**
+   * Deletion: the workload reconciler removes injections (the profile is deleting); once no workload
+   * carries one, cluster-scoped RBAC (which cannot be owned by a namespaced profile) is deleted and
+   * the finalizer released. Namespaced objects go with the garbage collector through ownerReferences.
+   */
+  private async finalize(profile: Profile): Promise<ReconcileResult | void> {
+    if (!(profile.metadata.finalizers ?? []).includes(FINALIZER)) return;
+    const { name, namespace = '' } = profile.metadata;
+    const remaining = this.d.workloads.injectedCount(namespace, name);
+    if (remaining > 0) {
+      this.d.logger.info({ profile: `${namespace}/${name}`, remaining }, 'Waiting for workloads to lose their injection');
+      return;
+    }
+    await this.deleteOwned({ name, namespace }, () => true);
+    await this.setFinalizer(profile, false);
+    this.d.logger.info({ profile: `${namespace}/${name}` }, 'Released ApiAccessProfile finalizer');
+  }
+
+  private async setFinalizer(profile: Profile, present: boolean): Promise<void> {
+    await this.d.client.apply(
+      { apiVersion: API_VERSION, kind: KIND, metadata: { name: profile.metadata.name, namespace: profile.metadata.namespace ?? '', finalizers: present ? [FINALIZER] : [] } },
+      { fieldManager: FIELD_MANAGER, force: false },
+    );
+  }
+
+  private async writeStatus(profile: Profile, status: ApiAccessProfileStatus): Promise<void> {
+    if (isDeepStrictEqual(status, profile.status ?? {})) return;
+    await this.d.client.apply(
+      { apiVersion: API_VERSION, kind: KIND, metadata: { name: profile.metadata.name, namespace: profile.metadata.namespace ?? '' }, status },
+      { fieldManager: FIELD_MANAGER, force: true, subresource: 'status' },
+    );
+    for (const c of flipped(profile.status?.conditions, status.conditions ?? [])) {
+      if (c.type === ConditionType.Ready && c.reason === Reason.InvalidSpec) continue; // reported by its own Event
+      await this.event(profile, c.status === 'True' ? 'Normal' : 'Warning', c.reason, `${c.type} is ${c.status}: ${c.message}`);
+    }
+  }
+
+  private async event(profile: Profile, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    const involved: InvolvedObject = { apiVersion: API_VERSION, kind: KIND, name: profile.metadata.name, namespace: profile.metadata.namespace ?? '' };
+    if (profile.metadata.uid !== undefined) involved.uid = profile.metadata.uid;
+    await this.d.events.record(involved, type, reason, message);
+  }
+}
+
+/** Whether an existing object was created for this profile (its labels or ownerReference say so). */
+function createdFor(object: KubeObject, profile: ResolvedProfile): boolean {
+  const labels = object.metadata.labels ?? {};
+  if (labels[OWNER_NAME_LABEL] === profile.name && labels[OWNER_NAMESPACE_LABEL] === profile.namespace) return true;
+  return (object.metadata.ownerReferences ?? []).some((o) => o.uid === profile.uid);
+}

@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { profileStatus, type ProfileObservation } from './profile-status.ts';
+
+const T0 = new Date('2026-01-01T00:00:00Z');
+const T1 = new Date('2026-01-01T00:05:00Z');
+
+function observation(over: Partial<ProfileObservation> = {}): ProfileObservation {
+  return {
+    generation: 2,
+    auth: 'Kubeconfig',
+    serviceAccountName: 'agent',
+    rbac: { serviceAccountMissing: false, serviceAccountForeign: false, missingClusterRoles: [], applyErrors: [], objects: ['Role apiaccess:agent'] },
+    credentials: { source: 'Generated', configMap: 'apiaccess-agent-kubeconfig' },
+    workloads: [{ ref: 'Deployment team-a/agent', state: 'bound', message: 'bound' }],
+    ...over,
+  };
+}
+const condition = (o: ProfileObservation, type: string) => profileStatus(o, undefined, T0).conditions?.find((c) => c.type === type);
+
+describe('profile status', () => {
+  it('is Ready with counts, auth and ServiceAccount when everything holds', () => {
+    const s = profileStatus(observation(), undefined, T0);
+    assert.equal(s.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
+    assert.deepEqual(s.workloads, { bound: 1, pending: 0, unsupported: 0, conflicted: 0 });
+    assert.equal(s.observedGeneration, 2);
+    assert.ok(s.conditions?.every((c) => c.observedGeneration === 2));
+  });
+
+  it('keeps lastTransitionTime when nothing flips and moves it when a condition flips', () => {
+    const first = profileStatus(observation(), undefined, T0);
+    const same = profileStatus(observation(), first, T1);
+    assert.deepEqual(same, first);
+    const flippedStatus = profileStatus(observation({ rbac: { ...observation().rbac, missingClusterRoles: ['view'] } }), first, T1);
+    const rbac = flippedStatus.conditions?.find((c) => c.type === 'RBACReady');
+    assert.equal(rbac?.lastTransitionTime, '2026-01-01T00:05:00Z');
+    assert.equal(flippedStatus.conditions?.find((c) => c.type === 'CredentialsReady')?.lastTransitionTime, '2026-01-01T00:00:00Z');
+  });
+
+  it('names a missing ClusterRole in RBACReady and Ready', () => {
+    const o = observation({ rbac: { ...observation().rbac, missingClusterRoles: ['monitoring-reader'] } });
+    assert.equal(condition(o, 'RBACReady')?.reason, 'ClusterRoleNotFound');
+    assert.match(condition(o, 'RBACReady')?.message ?? '', /ClusterRole monitoring-reader/);
+    assert.match(condition(o, 'Ready')?.message ?? '', /RBACReady is False \(ClusterRoleNotFound\)/);
+  });
+
+  it('reports a malformed user kubeconfig and a credential sitting in a ConfigMap', () => {
+    const malformed = observation({ credentials: { source: 'ConfigMap', name: 'kip-config', key: 'kubeconfig', found: true, inspection: { ok: false, message: 'current-context is not set' } } });
+    assert.equal(condition(malformed, 'CredentialsReady')?.reason, 'KubeconfigMalformed');
+    assert.match(condition(malformed, 'CredentialsReady')?.message ?? '', /ConfigMap kip-config key "kubeconfig": current-context is not set/);
+    const leaky = observation({
+      credentials: {
+        source: 'ConfigMap',
+        name: 'kip-config',
+        key: 'kubeconfig',
+        found: true,
+        inspection: { ok: true, server: 'https://x', user: 'u', credentials: ['users[0].user.token'], identity: { kind: 'Token' } },
+      },
+    });
+    assert.equal(condition(leaky, 'CredentialsProtected')?.status, 'False');
+    assert.equal(condition(leaky, 'CredentialsProtected')?.reason, 'CredentialsInConfigMap');
+    assert.equal(condition(leaky, 'Ready')?.status, 'True', 'CredentialsProtected is a warning, not part of Ready');
+  });
+
+  it('never inspects a Secret but says so', () => {
+    const c = condition(observation({ credentials: { source: 'Secret', name: 'agent-kubeconfig' } }), 'CredentialsReady');
+    assert.equal(c?.reason, 'SecretNotInspected');
+  });
+
+  it('counts conflicts, pending and unsupported workloads and names the first problem', () => {
+    const o = observation({
+      workloads: [
+        { ref: 'Deployment team-a/a', state: 'bound', message: '' },
+        { ref: 'Deployment team-a/b', state: 'conflicted', message: 'field .spec.template.spec.serviceAccountName is owned by manager "kubectl" with value "other"' },
+        { ref: 'Job team-a/c', state: 'unsupported', message: 'a Job cannot change' },
+        { ref: 'ReplicaSet team-a/d', state: 'pending', message: '1 Pod without the current injection' },
+      ],
+    });
+    const s = profileStatus(o, undefined, T0);
+    assert.deepEqual(s.workloads, { bound: 1, pending: 1, unsupported: 1, conflicted: 1 });
+    const bound = s.conditions?.find((c) => c.type === 'WorkloadsBound');
+    assert.equal(bound?.reason, 'FieldConflict');
+    assert.match(bound?.message ?? '', /^Deployment team-a\/b: field .*serviceAccountName/);
+  });
+});
