@@ -1,0 +1,251 @@
+// Starts and stops a real local control plane: etcd, kube-apiserver and kube-controller-manager on
+// 127.0.0.1, each on a free port, so parallel runs in different folders never collide.
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ensureBinaries, type Binaries } from '../kube/build.ts';
+import { apiRequest, type ApiTarget } from './api-request.ts';
+import { readClusterInfo, writeClusterInfo, type ClusterInfo } from './cluster-info.ts';
+import { writeKubeconfig } from './kubeconfig.ts';
+import { createPki, KUBERNETES_SERVICE_IP, SERVICE_CLUSTER_IP_RANGE, type Pki } from './pki.ts';
+import { isRunning, logTail, startDetached, stopProcess, type ComponentProcess, type Started } from './processes.ts';
+
+export const SERVICE_ACCOUNT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
+const FRONT_PROXY_CLIENT = 'front-proxy-client';
+const START_TIMEOUT_MS = 180_000;
+const POLL_MS = 200;
+
+export interface StartOptions {
+  readonly dir: string;
+  /** Progress lines (default: stderr). */
+  readonly log?: (line: string) => void;
+}
+
+/**
+ * Starts a control plane whose state, logs and credentials live in `options.dir` (created; an earlier
+ * stopped control plane's folder is wiped). Resolves once it is ready; throws with the log tail of
+ * a component that died.
+ */
+export async function startControlPlane(options: StartOptions): Promise<ClusterInfo> {
+  const dir = resolve(options.dir);
+  const log = options.log ?? ((line: string): void => void process.stderr.write(`${line}\n`));
+  const previous = await readClusterInfo(dir);
+  if (previous && previous.processes.some(isRunning)) {
+    throw new Error(`A control plane already runs from ${dir} (${previous.server})`);
+  }
+  if (!previous && (await readdir(dir).catch(() => [])).length > 0) {
+    throw new Error(`${dir} is not empty and holds no control plane: refusing to wipe it`);
+  }
+  const binaries = await ensureBinaries();
+  try {
+    return await startOnce(dir, binaries, log);
+  } catch (error) {
+    // A free port can be taken by another process between choosing it and binding it.
+    if (!/address already in use/.test(String(error))) throw error;
+    log('[cluster] A port was taken meanwhile; starting again on other ports');
+    return await startOnce(dir, binaries, log);
+  }
+}
+
+async function startOnce(dir: string, binaries: Binaries, log: (line: string) => void): Promise<ClusterInfo> {
+  const startedAt = Date.now();
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+
+  const pki = await createPki(join(dir, 'pki'), [
+    { user: 'system:kube-controller-manager', groups: [] },
+    { user: 'kip-agent', groups: ['apiaccess:kip'] },
+    { user: FRONT_PROXY_CLIENT, groups: [] },
+  ]);
+  const tokens = { admin: randomToken(), alice: randomToken() };
+  const tokenFile = join(dir, 'tokens.csv');
+  // token,user,uid,"groups": alice gets no group beyond system:authenticated, so no rights at all.
+  await writeFile(tokenFile, `${tokens.admin},admin,admin,"system:masters"\n${tokens.alice},alice,alice\n`, { mode: 0o600 });
+
+  const [etcdClient, etcdPeer, apiPort, kcmPort] = await freePorts(4);
+  const server = `https://127.0.0.1:${apiPort}`;
+  const kubeconfig = (user: string): string => join(dir, `${user}.kubeconfig`);
+  await writeKubeconfig(kubeconfig('admin'), { server, caFile: pki.ca.certFile, user: 'admin', credential: { token: tokens.admin } });
+  await writeKubeconfig(kubeconfig('alice'), { server, caFile: pki.ca.certFile, user: 'alice', credential: { token: tokens.alice } });
+  await writeKubeconfig(kubeconfig('kip-agent'), { server, caFile: pki.ca.certFile, user: 'kip-agent', credential: pki.clients['kip-agent']! });
+  await writeKubeconfig(kubeconfig('controller-manager'), {
+    server,
+    caFile: pki.ca.certFile,
+    user: 'system:kube-controller-manager',
+    credential: pki.clients['system:kube-controller-manager']!,
+  });
+
+  const started: Started[] = [];
+  const info = (): ClusterInfo => ({
+    dir,
+    server,
+    caFile: pki.ca.certFile,
+    kubeconfigs: { admin: kubeconfig('admin'), alice: kubeconfig('alice'), 'kip-agent': kubeconfig('kip-agent') },
+    tokens,
+    clientCerts: { 'kip-agent': pki.clients['kip-agent']! },
+    serviceAccount: { issuer: SERVICE_ACCOUNT_ISSUER, signingKeyFile: pki.serviceAccountKey, publicKeyFile: pki.serviceAccountPublicKey },
+    kubernetesServiceIP: KUBERNETES_SERVICE_IP,
+    versions: { kubernetes: binaries.kubernetesVersion, etcd: binaries.etcdVersion },
+    etcdUrl: `http://127.0.0.1:${etcdClient}`,
+    processes: started.map(({ name, pid, binary, logFile }) => ({ name, pid, binary, logFile })),
+  });
+  const launch = async (name: string, binary: string, args: string[]): Promise<void> => {
+    started.push(startDetached(name, binary, args, join(dir, `${name}.log`)));
+    // Recorded at once, so that an interrupted start can still be stopped by PID.
+    await writeClusterInfo(info());
+  };
+  const admin: ApiTarget = { server, caFile: pki.ca.certFile, token: tokens.admin };
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  try {
+    await launch('etcd', binaries.etcd, etcdArgs(dir, etcdClient!, etcdPeer!));
+    await waitFor('etcd to be healthy', started, deadline, async () => await etcdHealthy(etcdClient!));
+    await launch('kube-apiserver', binaries.kubeApiserver, apiserverArgs(dir, pki, tokenFile, etcdClient!, apiPort!));
+    await waitFor('kube-apiserver /readyz', started, deadline, async () => await ok(admin, '/readyz'));
+    await launch('kube-controller-manager', binaries.kubeControllerManager, controllerManagerArgs(dir, pki, kubeconfig('controller-manager'), kcmPort!));
+    await waitFor('the default ServiceAccount', started, deadline, async () =>
+      await ok(admin, '/api/v1/namespaces/default/serviceaccounts/default'));
+    await waitFor('the kube-root-ca.crt ConfigMap', started, deadline, async () =>
+      await ok(admin, '/api/v1/namespaces/default/configmaps/kube-root-ca.crt'));
+  } catch (error) {
+    await stopControlPlane(info());
+    throw error;
+  }
+  log(`[cluster] Kubernetes ${binaries.kubernetesVersion} (etcd ${binaries.etcdVersion}) ready at ${server} in ${((Date.now() - startedAt) / 1000).toFixed(1)}s`);
+  return info();
+}
+
+/** Stops the components in reverse start order; the folder stays (logs help after a failure). */
+export async function stopControlPlane(info: Pick<ClusterInfo, 'processes'>): Promise<void> {
+  for (const proc of [...info.processes].reverse()) await stopProcess(proc);
+}
+
+export function runningProcesses(info: Pick<ClusterInfo, 'processes'>): ComponentProcess[] {
+  return info.processes.filter(isRunning);
+}
+
+function etcdArgs(dir: string, client: number, peer: number): string[] {
+  const clientUrl = `http://127.0.0.1:${client}`;
+  const peerUrl = `http://127.0.0.1:${peer}`;
+  return [
+    '--name=local',
+    `--data-dir=${join(dir, 'etcd-data')}`,
+    `--listen-client-urls=${clientUrl}`,
+    `--advertise-client-urls=${clientUrl}`,
+    `--listen-peer-urls=${peerUrl}`,
+    `--initial-advertise-peer-urls=${peerUrl}`,
+    `--initial-cluster=local=${peerUrl}`,
+    // A throw-away test store: durability across power loss is worth nothing, speed is.
+    '--unsafe-no-fsync',
+    '--log-level=warn',
+  ];
+}
+
+function apiserverArgs(dir: string, pki: Pki, tokenFile: string, etcdClient: number, port: number): string[] {
+  return [
+    `--etcd-servers=http://127.0.0.1:${etcdClient}`,
+    '--bind-address=127.0.0.1',
+    `--secure-port=${port}`,
+    '--advertise-address=127.0.0.1',
+    // The endpoint reconciler would publish 127.0.0.1 as the `kubernetes` Endpoints, which the API
+    // rejects (loopback); in-pod clients reach the server through the sandbox's forwarder instead.
+    '--endpoint-reconciler-type=none',
+    `--service-cluster-ip-range=${SERVICE_CLUSTER_IP_RANGE}`,
+    `--cert-dir=${join(dir, 'kube-apiserver')}`,
+    `--tls-cert-file=${pki.serving.certFile}`,
+    `--tls-private-key-file=${pki.serving.keyFile}`,
+    `--client-ca-file=${pki.ca.certFile}`,
+    `--token-auth-file=${tokenFile}`,
+    '--authorization-mode=Node,RBAC',
+    // On top of the default plugins (ServiceAccount, ValidatingAdmissionPolicy, ...), as kubeadm does.
+    '--enable-admission-plugins=NodeRestriction',
+    `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
+    `--service-account-key-file=${pki.serviceAccountPublicKey}`,
+    `--service-account-signing-key-file=${pki.serviceAccountKey}`,
+    // The front-proxy settings a kubeadm cluster has: the aggregator and every delegated
+    // authenticator (kube-controller-manager's included) expect them.
+    `--requestheader-client-ca-file=${pki.ca.certFile}`,
+    `--requestheader-allowed-names=${FRONT_PROXY_CLIENT}`,
+    '--requestheader-username-headers=X-Remote-User',
+    '--requestheader-group-headers=X-Remote-Group',
+    '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+    `--proxy-client-cert-file=${pki.clients[FRONT_PROXY_CLIENT]!.certFile}`,
+    `--proxy-client-key-file=${pki.clients[FRONT_PROXY_CLIENT]!.keyFile}`,
+    '--allow-privileged=true',
+    '--profiling=false',
+    '--v=1',
+  ];
+}
+
+function controllerManagerArgs(dir: string, pki: Pki, kubeconfig: string, port: number): string[] {
+  return [
+    `--kubeconfig=${kubeconfig}`,
+    `--authentication-kubeconfig=${kubeconfig}`,
+    `--authorization-kubeconfig=${kubeconfig}`,
+    '--bind-address=127.0.0.1',
+    `--secure-port=${port}`,
+    '--leader-elect=false',
+    '--controllers=*',
+    `--root-ca-file=${pki.ca.certFile}`,
+    `--service-account-private-key-file=${pki.serviceAccountKey}`,
+    // Each controller acts as its own ServiceAccount, as in kubeadm clusters.
+    '--use-service-account-credentials=true',
+    `--cluster-signing-cert-file=${pki.ca.certFile}`,
+    `--cluster-signing-key-file=${pki.ca.keyFile}`,
+    `--service-cluster-ip-range=${SERVICE_CLUSTER_IP_RANGE}`,
+    // Its self-signed serving certificate would otherwise land in /var/run/kubernetes.
+    `--cert-dir=${join(dir, 'kube-controller-manager')}`,
+    '--v=1',
+  ];
+}
+
+async function waitFor(what: string, started: readonly Started[], deadline: number, check: () => Promise<boolean>): Promise<void> {
+  let died: Started | undefined;
+  let reason = '';
+  for (const proc of started) {
+    void proc.exited.then((r) => {
+      died ??= proc;
+      reason ||= r;
+    });
+  }
+  for (;;) {
+    if (died) {
+      throw new Error(`${died.name} ${reason} while waiting for ${what}; last lines of ${died.logFile}:\n${await logTail(died.logFile)}`);
+    }
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline) {
+      const tails = await Promise.all(started.map(async (p) => `--- ${p.logFile}\n${await logTail(p.logFile)}`));
+      throw new Error(`Timed out waiting for ${what}\n${tails.join('\n')}`);
+    }
+    await sleep(POLL_MS);
+  }
+}
+
+async function etcdHealthy(port: number): Promise<boolean> {
+  const res = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(2_000) });
+  return res.ok && ((await res.json()) as { health?: string }).health === 'true';
+}
+
+async function ok(target: ApiTarget, path: string): Promise<boolean> {
+  return (await apiRequest(target, 'GET', path, undefined, 5_000)).status === 200;
+}
+
+/** Free loopback ports, all held open until every one is chosen so that none repeats. */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: count }, async () => {
+      const server = createServer();
+      await new Promise<void>((res, rej) => server.once('error', rej).listen(0, '127.0.0.1', res));
+      return server;
+    }),
+  );
+  const ports = servers.map((s) => (s.address() as AddressInfo).port);
+  await Promise.all(servers.map(async (s) => await new Promise<void>((res) => s.close(() => res()))));
+  return ports;
+}
+
+function randomToken(): string {
+  return randomBytes(24).toString('hex');
+}
+

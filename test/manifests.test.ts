@@ -1,0 +1,65 @@
+// The synthesized YAML on a real API server: everything applies server-side, and the CRD's schema
+// and CEL rules reject invalid profiles at admission with messages naming the rule.
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import { createNamespace, kubectl, parseYaml } from './harness.ts';
+import { applyRaw, installCrdAndOperatorRbac, manifest } from './install.ts';
+
+describe('synthesized manifests on the API server', () => {
+  before(installCrdAndOperatorRbac);
+
+  it('apply server-side without error: the operator install and every example', async () => {
+    const applied = await applyRaw(manifest('examples.k8s.yaml'));
+    assert.equal(applied.length, parseYaml(manifest('examples.k8s.yaml')).length);
+    const profiles = await kubectl(['get', 'aap', '-n', 'apiaccess-examples', '-o', 'name']);
+    assert.deepEqual(profiles.stdout.trim().split('\n').sort(), [
+      'apiaccessprofile.apiaccess.dev/config-agent',
+      'apiaccessprofile.apiaccess.dev/kip',
+      'apiaccessprofile.apiaccess.dev/kip-network-agent',
+      'apiaccessprofile.apiaccess.dev/pod-reader',
+    ]);
+  });
+
+  it('defaults a minimal profile on the server as the schema says', async () => {
+    const ns = await createNamespace('crd-defaults');
+    await applyRaw([{ apiVersion: 'apiaccess.dev/v1alpha1', kind: 'ApiAccessProfile', metadata: { name: 'p', namespace: ns }, spec: { auth: 'Kubeconfig', kubeconfig: {} } }]);
+    const spec = JSON.parse((await kubectl(['get', 'aap', 'p', '-n', ns, '-o', 'jsonpath={.spec}'])).stdout) as Record<string, unknown>;
+    assert.deepEqual(spec, {
+      auth: 'Kubeconfig',
+      kubeconfig: { env: 'KUBECONFIG', key: 'kubeconfig', mountPath: '/etc/apiaccess', source: 'Generated' },
+      permissions: { clusterRoles: [], rules: [], scope: 'Namespace' },
+      serviceAccount: { create: true },
+    });
+  });
+
+  const invalid: Array<[string, Record<string, unknown>, RegExp, string?]> = [
+    ['ConfigMap source without name', { auth: 'Kubeconfig', kubeconfig: { source: 'ConfigMap' } }, /name is required when source is ConfigMap or Secret/],
+    ['Secret source without name', { auth: 'Kubeconfig', kubeconfig: { source: 'Secret' } }, /name is required when source is ConfigMap or Secret/],
+    ['http server', { auth: 'Kubeconfig', kubeconfig: { server: 'http://10.0.0.1:6443' } }, /server must be an https:\/\/ URL/],
+    ['fileMode 512', { auth: 'Kubeconfig', kubeconfig: { fileMode: 512 } }, /fileMode must be between 0 and 511/],
+    ['negative fileMode', { auth: 'Kubeconfig', kubeconfig: { fileMode: -1 } }, /fileMode must be between 0 and 511/],
+    ['tokenExpirationSeconds 599', { auth: 'Kubeconfig', kubeconfig: { tokenExpirationSeconds: 599 } }, /tokenExpirationSeconds must be between 600 and 4294967296/],
+    ['tokenExpirationSeconds 2^32+1', { auth: 'Kubeconfig', kubeconfig: { tokenExpirationSeconds: 4294967297 } }, /tokenExpirationSeconds must be between 600 and 4294967296/],
+    ['server with a ConfigMap source', { auth: 'Kubeconfig', kubeconfig: { source: 'ConfigMap', name: 'x', server: 'https://a:1' } }, /apply only when source is Generated/],
+    [
+      'nonResourceURLs at Namespace scope',
+      { auth: 'ServiceAccount', permissions: { rules: [{ nonResourceURLs: ['/healthz'], verbs: ['get'] }] } },
+      /nonResourceURLs are only allowed when scope is Cluster/,
+    ],
+    ['a rule without resources', { auth: 'ServiceAccount', permissions: { rules: [{ verbs: ['get'] }] } }, /a rule needs resources or nonResourceURLs/],
+    ['auth Proxy (reserved)', { auth: 'Proxy' }, /spec\.auth: Unsupported value: "Proxy"/],
+    ['scope Global', { auth: 'ServiceAccount', permissions: { scope: 'Global' } }, /spec\.permissions\.scope: Unsupported value: "Global"/],
+    ['source Vault', { auth: 'Kubeconfig', kubeconfig: { source: 'Vault' } }, /spec\.kubeconfig\.source: Unsupported value: "Vault"/],
+    ['65 rules', { auth: 'ServiceAccount', permissions: { rules: Array.from({ length: 65 }, () => ({ resources: ['pods'], verbs: ['get'] })) } }, /spec\.permissions\.rules: Too many: 65: must have at most 64 items/],
+    ['a name over 63 characters', { auth: 'ServiceAccount' }, /metadata\.name must be at most 63 characters/, 'p'.repeat(64)],
+  ];
+  for (const [what, spec, message, name] of invalid) {
+    it(`rejects ${what} at admission, naming the rule`, async () => {
+      const ns = await createNamespace('crd-invalid');
+      const profile = { apiVersion: 'apiaccess.dev/v1alpha1', kind: 'ApiAccessProfile', metadata: { name: name ?? 'p', namespace: ns }, spec };
+      const result = await kubectl(['apply', '--server-side', '-f', '-'], { input: JSON.stringify(profile) });
+      assert.notEqual(result.code, 0, `accepted: ${result.stdout}`);
+      assert.match(result.stderr, message);
+    });
+  }
+});

@@ -1,0 +1,130 @@
+// Runs the real operator (`apiaccess run`) as a child process, authenticated as its own
+// ServiceAccount with only the synthesized ClusterRole, against the test control plane.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { stringify } from 'yaml';
+import { KubeClient } from '../operator/kube/client.ts';
+import { kubeConfig, testCluster } from './harness.ts';
+import { installCrdAndOperatorRbac } from './install.ts';
+
+const BIN = resolve(import.meta.dirname, '..', 'operator', 'bin', 'apiaccess.js');
+export const OPERATOR_NAMESPACE = 'apiaccess-system';
+export const OPERATOR_SA = 'apiaccess-operator';
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  [k: string]: unknown;
+}
+
+export interface OperatorProcess {
+  readonly logs: LogLine[];
+  readonly metricsUrl: string;
+  readonly kubeconfig: string;
+  /** Sum of apiaccess_kube_requests_total for the given verbs. */
+  requests(verbs: readonly string[]): Promise<number>;
+  /** SIGTERM and wait; resolves with the exit code. */
+  stop(): Promise<number | null>;
+  /** SIGKILL (a crash, no cleanup). */
+  kill(): Promise<void>;
+}
+
+export const WRITE_VERBS = ['POST', 'PUT', 'PATCH', 'DELETE'] as const;
+
+/** An admin client (the test's own hands), built on the operator's HTTP client. */
+export function adminClient(): KubeClient {
+  return KubeClient.fromKubeConfig(kubeConfig('admin'));
+}
+
+/** A kubeconfig holding a token of the operator's ServiceAccount, as the kubelet would mount it. */
+export async function operatorKubeconfig(dir: string): Promise<string> {
+  await installCrdAndOperatorRbac();
+  const admin = adminClient();
+  try {
+    const tr = await admin.request<{ status: { token: string } }>(
+      'POST',
+      `/api/v1/namespaces/${OPERATOR_NAMESPACE}/serviceaccounts/${OPERATOR_SA}/token`,
+      { body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } } },
+    );
+    const cluster = testCluster();
+    const file = join(dir, 'operator.kubeconfig');
+    writeFileSync(
+      file,
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'test', cluster: { server: cluster.server, 'certificate-authority': cluster.caFile } }],
+        users: [{ name: OPERATOR_SA, user: { token: tr.status.token } }],
+        contexts: [{ name: 'test', context: { cluster: 'test', user: OPERATOR_SA } }],
+        'current-context': 'test',
+      }),
+      { mode: 0o600 },
+    );
+    return file;
+  } finally {
+    admin.close();
+  }
+}
+
+/** Starts `apiaccess run --namespace <ns>` and resolves once it reconciles. */
+export async function startOperator(namespace: string, extraArgs: readonly string[] = []): Promise<OperatorProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'apiaccess-operator-'));
+  const kubeconfig = await operatorKubeconfig(dir);
+  const args = [BIN, 'run', '--kubeconfig', kubeconfig, '--namespace', namespace, '--metrics-bind-address', '127.0.0.1:0', '--health-probe-bind-address', '127.0.0.1:0', '--log-format', 'json', ...extraArgs];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBECONFIG: '', HOME: dir } });
+  const logs: LogLine[] = [];
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    try {
+      logs.push(JSON.parse(line) as LogLine);
+    } catch {
+      logs.push({ level: 30, msg: line });
+    }
+  });
+  const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+  const started = Date.now();
+  while (!logs.some((l) => l.msg === 'Started reconciling')) {
+    if (child.exitCode !== null || Date.now() - started > 60_000) {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(`The operator did not start: exit ${child.exitCode}\n${stderr}\n${logs.map((l) => JSON.stringify(l)).join('\n')}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const address = logs.find((l) => l.msg === 'Serving metrics')?.address as string;
+  const metricsUrl = `http://${address}/metrics`;
+  return {
+    logs,
+    metricsUrl,
+    kubeconfig,
+    requests: async (verbs) => countRequests(metricsUrl, verbs),
+    stop: async () => finish(child, exited, 'SIGTERM', dir),
+    kill: async () => {
+      await finish(child, exited, 'SIGKILL', dir);
+    },
+  };
+}
+
+async function finish(child: ChildProcess, exited: Promise<number | null>, signal: NodeJS.Signals, dir: string): Promise<number | null> {
+  if (child.exitCode === null) child.kill(signal);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  const code = await exited;
+  clearTimeout(timer);
+  rmSync(dir, { recursive: true, force: true });
+  return code;
+}
+
+async function countRequests(url: string, verbs: readonly string[]): Promise<number> {
+  const text = await (await fetch(url)).text();
+  let total = 0;
+  for (const line of text.split('\n')) {
+    const match = /^apiaccess_kube_requests_total\{([^}]*)\} (\d+)/.exec(line);
+    const verb = /verb="([^"]+)"/.exec(match?.[1] ?? '')?.[1];
+    if (match && verb !== undefined && verbs.includes(verb)) total += Number(match[2]);
+  }
+  return total;
+}
