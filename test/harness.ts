@@ -3,10 +3,12 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KubeConfig, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
+import { KubeConfig, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import type { ClusterInfo, UserName } from './cluster/cluster-info.ts';
 import { runKubectl, type ProcessResult } from './clients.ts';
+import { applyAll } from './install.ts';
+import type { KubeObject } from '../operator/kube/client.ts';
 
 export type { ClusterInfo, UserName } from './cluster/cluster-info.ts';
 export type { ProcessResult } from './clients.ts';
@@ -38,23 +40,19 @@ export function kubeConfig(user: UserName = 'admin'): KubeConfig {
 }
 
 /** Any Kubernetes object, with its kind-specific fields (spec, data, rules, ...). */
-export type Manifest = KubernetesObject & { readonly [field: string]: unknown };
 
 export interface ApplyOptions {
   readonly fieldManager?: string;
   readonly user?: UserName;
 }
 
-/** Server-side apply of every document (YAML text, possibly multi-document, or objects), in order. */
-export async function applyYaml(input: string | readonly Manifest[], options: ApplyOptions = {}): Promise<KubernetesObject[]> {
-  const api = KubernetesObjectApi.makeApiClient(kubeConfig(options.user));
-  const applied: KubernetesObject[] = [];
-  for (const obj of typeof input === 'string' ? parseYaml(input) : input) {
-    applied.push(
-      await api.patch(obj, undefined, undefined, options.fieldManager ?? DEFAULT_FIELD_MANAGER, true, PatchStrategy.ServerSideApply),
-    );
-  }
-  return applied;
+/**
+ * Server-side apply of every document (YAML text, possibly multi-document, or objects), in order.
+ * Raw JSON, not client-node's typed serializer, which drops CRD schema keys such as `default`.
+ */
+export async function applyYaml(input: string | readonly object[], options: ApplyOptions = {}): Promise<KubeObject[]> {
+  const objects = typeof input === 'string' ? parseYaml(input) : input;
+  return await applyAll(kubeconfigPath(options.user), objects, options.fieldManager ?? DEFAULT_FIELD_MANAGER);
 }
 
 export function parseYaml(text: string): KubernetesObject[] {

@@ -1,51 +1,89 @@
-// Installs the synthesized manifests into the test control plane by server-side apply, with the
-// operator's own raw-JSON client: client-node's typed serializer drops CRD schema keys it renames
-// (`default`, `enum`, `x-kubernetes-validations`), so it cannot apply a CRD faithfully.
-import { readFileSync } from 'node:fs';
+// Installs the synthesized manifests into a local control plane and gives the operator its own
+// ServiceAccount credentials, for tests and `npm start`. Applies with the operator's raw-JSON client:
+// client-node's typed serializer drops CRD schema keys it renames (`default`, `enum`,
+// `x-kubernetes-validations`), so it cannot apply a CRD faithfully.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { KubeConfig } from '@kubernetes/client-node';
+import { parseAllDocuments, stringify } from 'yaml';
 import { KubeClient, type KubeObject } from '../operator/kube/client.ts';
-import { kubeConfig, parseYaml, waitFor } from './harness.ts';
+import type { ClusterInfo } from './cluster/cluster-info.ts';
 
 const dist = join(import.meta.dirname, '..', 'manifests', 'dist');
+export const OPERATOR_NAMESPACE = 'apiaccess-system';
+export const OPERATOR_SA = 'apiaccess-operator';
+const CRD_PATH = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/apiaccessprofiles.apiaccess.dev';
 
-export function manifest(file: 'operator.k8s.yaml' | 'examples.k8s.yaml'): string {
-  return readFileSync(join(dist, file), 'utf8');
+export type Manifest = KubeObject & { apiVersion: string; kind: string };
+
+export function manifest(file: 'operator.k8s.yaml' | 'examples.k8s.yaml'): Manifest[] {
+  return parseAllDocuments(readFileSync(join(dist, file), 'utf8')).map((d) => d.toJS() as Manifest);
 }
 
-/** Server-side apply of every document as `fieldManager`, in order, by the admin. */
-export async function applyRaw(text: string | readonly object[], fieldManager = 'apiaccess-test'): Promise<KubeObject[]> {
-  const client = KubeClient.fromKubeConfig(kubeConfig('admin'));
+export function clientFor(kubeconfigFile: string): KubeClient {
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfigFile);
+  return KubeClient.fromKubeConfig(kc, { userAgent: 'apiaccess-install' });
+}
+
+export function adminClientFor(info: ClusterInfo): KubeClient {
+  return clientFor(info.kubeconfigs.admin);
+}
+
+/** Server-side apply of each object, in order, as the kubeconfig's user (forced: the caller owns them). */
+export async function applyAll(kubeconfigFile: string, objects: readonly object[], fieldManager = 'apiaccess-install'): Promise<KubeObject[]> {
+  const client = clientFor(kubeconfigFile);
   try {
     const out: KubeObject[] = [];
-    for (const obj of typeof text === 'string' ? parseYaml(text) : text) {
-      out.push(await client.apply(obj as KubeObject & { apiVersion: string; kind: string }, { fieldManager, force: true }));
-    }
+    for (const obj of objects) out.push(await client.apply(obj as Manifest, { fieldManager, force: true }));
     return out;
   } finally {
     client.close();
   }
 }
 
-let installed: Promise<void> | undefined;
-
-/** The CRD, the operator's namespace, ServiceAccount and RBAC (its Deployment's Pods stay Pending). */
-export async function installCrdAndOperatorRbac(): Promise<void> {
-  installed ??= (async () => {
-    await applyRaw(manifest('operator.k8s.yaml'));
-    const client = KubeClient.fromKubeConfig(kubeConfig('admin'));
-    try {
-      await waitFor(
-        async () => {
-          const crd = await client.get<{ status?: { conditions?: Array<{ type: string; status: string }> } }>(
-            '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/apiaccessprofiles.apiaccess.dev',
-          );
-          return crd?.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
-        },
-        { what: 'the ApiAccessProfile CRD to be Established' },
-      );
-    } finally {
-      client.close();
+/**
+ * The CRD, the operator's namespace, ServiceAccount and RBAC, and the CRD Established. The operator's
+ * Deployment and Service are left out unless asked for: without a kubelet its Pods would stay Pending.
+ */
+export async function installOperator(info: ClusterInfo, opts: { withDeployment?: boolean } = {}): Promise<void> {
+  const objects = manifest('operator.k8s.yaml').filter((o) => opts.withDeployment === true || (o.kind !== 'Deployment' && o.kind !== 'Service'));
+  await applyAll(info.kubeconfigs.admin, objects);
+  const client = adminClientFor(info);
+  try {
+    for (let i = 0; i < 300; i++) {
+      const crd = await client.get<{ status?: { conditions?: Array<{ type: string; status: string }> } }>(CRD_PATH);
+      if (crd?.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) return;
+      await sleep(100);
     }
-  })();
-  await installed;
+    throw new Error('The ApiAccessProfile CRD did not become Established within 30 s');
+  } finally {
+    client.close();
+  }
+}
+
+/** A kubeconfig with a token of the operator's ServiceAccount (TokenRequest), as the kubelet would mount it. */
+export async function writeOperatorKubeconfig(info: ClusterInfo, file: string, expirationSeconds = 86_400): Promise<string> {
+  const client = adminClientFor(info);
+  try {
+    const tr = await client.request<{ status: { token: string } }>('POST', `/api/v1/namespaces/${OPERATOR_NAMESPACE}/serviceaccounts/${OPERATOR_SA}/token`, {
+      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds } },
+    });
+    writeFileSync(
+      file,
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'local', cluster: { server: info.server, 'certificate-authority': info.caFile } }],
+        users: [{ name: OPERATOR_SA, user: { token: tr.status.token } }],
+        contexts: [{ name: `${OPERATOR_SA}@local`, context: { cluster: 'local', user: OPERATOR_SA, namespace: OPERATOR_NAMESPACE } }],
+        'current-context': `${OPERATOR_SA}@local`,
+      }),
+      { mode: 0o600 },
+    );
+    return file;
+  } finally {
+    client.close();
+  }
 }

@@ -2,15 +2,15 @@
 // and CEL rules reject invalid profiles at admission with messages naming the rule.
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { createNamespace, kubectl, parseYaml } from './harness.ts';
-import { applyRaw, installCrdAndOperatorRbac, manifest } from './install.ts';
+import { applyYaml, createNamespace, kubectl, testCluster } from './harness.ts';
+import { installOperator, manifest } from './install.ts';
 
 describe('synthesized manifests on the API server', () => {
-  before(installCrdAndOperatorRbac);
+  before(async () => installOperator(testCluster(), { withDeployment: true }));
 
   it('apply server-side without error: the operator install and every example', async () => {
-    const applied = await applyRaw(manifest('examples.k8s.yaml'));
-    assert.equal(applied.length, parseYaml(manifest('examples.k8s.yaml')).length);
+    const applied = await applyYaml(manifest('examples.k8s.yaml'));
+    assert.equal(applied.length, manifest('examples.k8s.yaml').length);
     const profiles = await kubectl(['get', 'aap', '-n', 'apiaccess-examples', '-o', 'name']);
     assert.deepEqual(profiles.stdout.trim().split('\n').sort(), [
       'apiaccessprofile.apiaccess.dev/config-agent',
@@ -22,7 +22,7 @@ describe('synthesized manifests on the API server', () => {
 
   it('defaults a minimal profile on the server as the schema says', async () => {
     const ns = await createNamespace('crd-defaults');
-    await applyRaw([{ apiVersion: 'apiaccess.dev/v1alpha1', kind: 'ApiAccessProfile', metadata: { name: 'p', namespace: ns }, spec: { auth: 'Kubeconfig', kubeconfig: {} } }]);
+    await applyYaml([{ apiVersion: 'apiaccess.dev/v1alpha1', kind: 'ApiAccessProfile', metadata: { name: 'p', namespace: ns }, spec: { auth: 'Kubeconfig', kubeconfig: {} } }]);
     const spec = JSON.parse((await kubectl(['get', 'aap', 'p', '-n', ns, '-o', 'jsonpath={.spec}'])).stdout) as Record<string, unknown>;
     assert.deepEqual(spec, {
       auth: 'Kubeconfig',

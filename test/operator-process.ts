@@ -1,18 +1,15 @@
 // Runs the real operator (`apiaccess run`) as a child process, authenticated as its own
 // ServiceAccount with only the synthesized ClusterRole, against the test control plane.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { stringify } from 'yaml';
 import { KubeClient } from '../operator/kube/client.ts';
 import { kubeConfig, testCluster } from './harness.ts';
-import { installCrdAndOperatorRbac } from './install.ts';
+import { installOperator, writeOperatorKubeconfig } from './install.ts';
 
 const BIN = resolve(import.meta.dirname, '..', 'operator', 'bin', 'apiaccess.js');
-export const OPERATOR_NAMESPACE = 'apiaccess-system';
-export const OPERATOR_SA = 'apiaccess-operator';
 
 export interface LogLine {
   level: number;
@@ -39,40 +36,11 @@ export function adminClient(): KubeClient {
   return KubeClient.fromKubeConfig(kubeConfig('admin'));
 }
 
-/** A kubeconfig holding a token of the operator's ServiceAccount, as the kubelet would mount it. */
-export async function operatorKubeconfig(dir: string): Promise<string> {
-  await installCrdAndOperatorRbac();
-  const admin = adminClient();
-  try {
-    const tr = await admin.request<{ status: { token: string } }>(
-      'POST',
-      `/api/v1/namespaces/${OPERATOR_NAMESPACE}/serviceaccounts/${OPERATOR_SA}/token`,
-      { body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } } },
-    );
-    const cluster = testCluster();
-    const file = join(dir, 'operator.kubeconfig');
-    writeFileSync(
-      file,
-      stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [{ name: 'test', cluster: { server: cluster.server, 'certificate-authority': cluster.caFile } }],
-        users: [{ name: OPERATOR_SA, user: { token: tr.status.token } }],
-        contexts: [{ name: 'test', context: { cluster: 'test', user: OPERATOR_SA } }],
-        'current-context': 'test',
-      }),
-      { mode: 0o600 },
-    );
-    return file;
-  } finally {
-    admin.close();
-  }
-}
-
 /** Starts `apiaccess run --namespace <ns>` and resolves once it reconciles. */
 export async function startOperator(namespace: string, extraArgs: readonly string[] = []): Promise<OperatorProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'apiaccess-operator-'));
-  const kubeconfig = await operatorKubeconfig(dir);
+  await installOperator(testCluster());
+  const kubeconfig = await writeOperatorKubeconfig(testCluster(), join(dir, 'operator.kubeconfig'), 3600);
   const args = [BIN, 'run', '--kubeconfig', kubeconfig, '--namespace', namespace, '--metrics-bind-address', '127.0.0.1:0', '--health-probe-bind-address', '127.0.0.1:0', '--log-format', 'json', ...extraArgs];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBECONFIG: '', HOME: dir } });
   const logs: LogLine[] = [];

@@ -8,8 +8,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { KubeClient, KubeObject } from '../operator/kube/client.ts';
 import { SYSTEM_PYTHON, kubectlPath } from './clients.ts';
 import { kubeconfigYaml } from './cluster/kubeconfig.ts';
-import { createNamespace, testCluster, waitFor } from './harness.ts';
-import { applyRaw } from './install.ts';
+import { applyYaml, createNamespace, testCluster, waitFor } from './harness.ts';
 import { adminClient, startOperator, WRITE_VERBS, type OperatorProcess } from './operator-process.ts';
 import { runInPod } from './sandbox/sandbox.ts';
 
@@ -95,12 +94,14 @@ const inPod = async (pod: V1Pod, command: string): Promise<{ code: number; stdou
 const KUBECTL = kubectlPath();
 const PYTHON = (load: string): string =>
   `${SYSTEM_PYTHON} -c '
+import os
 from kubernetes import client, config
 ${load}
 v1 = client.CoreV1Api()
-print("pods:", len(v1.list_namespaced_pod("${'$'}NS").items))
+ns = os.environ["NS"]
+print("pods:", len(v1.list_namespaced_pod(ns).items))
 try:
-    v1.list_namespaced_secret("${'$'}NS"); print("secrets: allowed")
+    v1.list_namespaced_secret(ns); print("secrets: allowed")
 except client.exceptions.ApiException as e:
     print("secrets:", e.status)
 '`;
@@ -136,7 +137,7 @@ describe('operator on the local control plane', { concurrency: false }, () => {
   let lastHash: string | undefined;
 
   it('ServiceAccount mode binds a labelled Deployment and a CronJob; curl, kubectl and Python get exactly the granted rights', async () => {
-    await applyRaw([
+    await applyYaml([
       profile('reader', { auth: 'ServiceAccount', permissions: { rules: readerRules } }),
       deployment('web', { [PROFILE]: 'reader' }),
       {
@@ -168,7 +169,7 @@ describe('operator on the local control plane', { concurrency: false }, () => {
   });
 
   it('switching to Kubeconfig/Generated replaces the injection; clients work from the generated kubeconfig with no token mounted', async () => {
-    await applyRaw([profile('reader', { auth: 'Kubeconfig', permissions: { rules: readerRules } })]);
+    await applyYaml([profile('reader', { auth: 'Kubeconfig', permissions: { rules: readerRules } })]);
     const d = await waitForHash('web', lastHash);
     lastHash = d.spec.template.metadata.annotations[HASH];
     const spec = d.spec.template.spec;
@@ -194,7 +195,7 @@ describe('operator on the local control plane', { concurrency: false }, () => {
       user: 'kip-agent',
       credential: { certFile: cluster.clientCerts['kip-agent'].certFile, keyFile: cluster.clientCerts['kip-agent'].keyFile },
     });
-    await applyRaw([
+    await applyYaml([
       { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kip-config', namespace: ns }, data: { kubeconfig } },
       { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'kip-agent', namespace: ns }, rules: readerRules },
       {
@@ -224,7 +225,7 @@ describe('operator on the local control plane', { concurrency: false }, () => {
 
   it('switching to a Secret mounts it without the operator reading it', async () => {
     const cm = await get(`/api/v1/namespaces/${ns}/configmaps/kip-config`);
-    await applyRaw([
+    await applyYaml([
       { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'kip-secret', namespace: ns }, stringData: { kubeconfig: cm?.data?.kubeconfig ?? '' } },
       profile('reader', { auth: 'Kubeconfig', kubeconfig: { source: 'Secret', name: 'kip-secret', mountPath: '/etc/kip' } }),
     ]);
@@ -238,7 +239,7 @@ describe('operator on the local control plane', { concurrency: false }, () => {
   it('a GitOps re-apply of the original Deployment by another manager keeps the injection and causes no operator write', async () => {
     await sleep(2000);
     const before = await operator.requests(WRITE_VERBS);
-    await applyRaw([deployment('web', { [PROFILE]: 'reader' })], 'argocd-controller');
+    await applyYaml([deployment('web', { [PROFILE]: 'reader' })], { fieldManager: 'argocd-controller' });
     await sleep(5000);
     const d = await get(deploymentPath('web'));
     assert.equal(d?.spec.template.metadata.annotations[HASH], lastHash);
@@ -248,7 +249,7 @@ describe('operator on the local control plane', { concurrency: false }, () => {
 
   it('removing the label removes every injected field and leaves no residue', async () => {
     const original = await get(deploymentPath('web'));
-    await applyRaw([deployment('web', {})], 'argocd-controller');
+    await applyYaml([deployment('web', {})], { fieldManager: 'argocd-controller' });
     // The test's own field manager still owns the label from the first apply; drop it too.
     await admin.request('PATCH', deploymentPath('web'), {
       body: [{ op: 'remove', path: `/metadata/labels/${PROFILE.replace('/', '~1')}` }],
@@ -271,7 +272,7 @@ describe('operator on the local control plane', { concurrency: false }, () => {
   });
 
   it('two profiles in one namespace bind their own workloads; a label naming a missing profile is reported on the workload', async () => {
-    await applyRaw([
+    await applyYaml([
       profile('alpha', { auth: 'ServiceAccount' }),
       profile('beta', { auth: 'Kubeconfig', containers: ['sidecar'] }),
       deployment('a', { [PROFILE]: 'alpha' }),
@@ -294,7 +295,7 @@ describe('operator on the local control plane', { concurrency: false }, () => {
   });
 
   it('a labelled Job is reported as unsupported, never changed', async () => {
-    await applyRaw([
+    await applyYaml([
       {
         apiVersion: 'batch/v1',
         kind: 'Job',
@@ -321,7 +322,7 @@ describe('operator on the local control plane', { concurrency: false }, () => {
   });
 
   it('deleting a profile removes its injections, collects owned objects and releases the finalizer', async () => {
-    await applyRaw([profile('gamma', { auth: 'Kubeconfig', permissions: { scope: 'Cluster', rules: [{ apiGroups: [''], resources: ['nodes'], verbs: ['list'] }] } }), deployment('g', { [PROFILE]: 'gamma' })]);
+    await applyYaml([profile('gamma', { auth: 'Kubeconfig', permissions: { scope: 'Cluster', rules: [{ apiGroups: [''], resources: ['nodes'], verbs: ['list'] }] } }), deployment('g', { [PROFILE]: 'gamma' })]);
     await waitForHash('g');
     await waitForCondition('gamma', 'Ready', 'True');
     const clusterRole = `/apis/rbac.authorization.k8s.io/v1/clusterroles/apiaccess:${ns}:gamma`;
@@ -341,7 +342,7 @@ describe('operator on the local control plane', { concurrency: false }, () => {
   });
 
   it('a label removed while the operator is stopped is cleaned up after it restarts; a restart converges without duplicates', async () => {
-    await applyRaw([deployment('late', { [PROFILE]: 'alpha' }), profile('delta', { auth: 'Kubeconfig' }), deployment('mid', { [PROFILE]: 'delta' })]);
+    await applyYaml([deployment('late', { [PROFILE]: 'alpha' }), profile('delta', { auth: 'Kubeconfig' }), deployment('mid', { [PROFILE]: 'delta' })]);
     await waitForHash('late');
     await waitForHash('mid');
     assert.equal(await operator.stop(), 0);
@@ -350,7 +351,7 @@ describe('operator on the local control plane', { concurrency: false }, () => {
       contentType: 'application/json-patch+json',
     });
     // Restarting mid-sync: change delta while the operator is down, start it, kill it early, start again.
-    await applyRaw([profile('delta', { auth: 'Kubeconfig', kubeconfig: { mountPath: '/etc/delta' } })]);
+    await applyYaml([profile('delta', { auth: 'Kubeconfig', kubeconfig: { mountPath: '/etc/delta' } })]);
     const crashed = await startOperator(ns);
     await crashed.kill();
     operator = await startOperator(ns);
@@ -385,5 +386,10 @@ describe('operator on the local control plane', { concurrency: false }, () => {
     const message = p.status.conditions.find((c: { type: string }) => c.type === 'Ready').message;
     assert.match(message, /spec\.kubeconfig\.fileMode: fileMode must be between 0 and 511 \(0777\), got 4095/);
     assert.match(message, /spec\.kubeconfig\.name: name is required when source is ConfigMap/);
+    const event = await waitFor(async () => {
+      const list = await admin.request<{ items: Array<{ reason: string; type: string; involvedObject: { name: string; kind: string } }> }>('GET', `/api/v1/namespaces/${ns}/events`);
+      return list.items.find((e) => e.involvedObject.kind === 'ApiAccessProfile' && e.involvedObject.name === 'legacy' && e.reason === 'InvalidSpec');
+    }, { what: 'an InvalidSpec Event on the profile' });
+    assert.equal(event.type, 'Warning');
   });
 });

@@ -52,6 +52,7 @@ type WatchOutcome = 'ended' | 'short' | 'expired' | 'failed' | 'gap' | 'stopped'
 interface Gap {
   reached: () => void;
   released: Promise<void>;
+  release: () => void;
 }
 
 const DEFAULT_TIMEOUT_SECONDS = 300;
@@ -103,6 +104,7 @@ export class ListWatchCache<T extends KubeObject> {
   async stop(): Promise<void> {
     if (!this.stopController.signal.aborted) {
       this.stopController.abort();
+      this.gap?.release();
       const stopped = new Error(`Cache ${this.opts.name} stopped before it synced`);
       for (const waiter of this.syncWaiters) waiter.reject(stopped);
       this.syncWaiters.clear();
@@ -151,21 +153,22 @@ export class ListWatchCache<T extends KubeObject> {
 
   /**
    * Test hook: ends the current watch, runs `duringGap` while nothing watches, then watches again
-   * from `resourceVersion`. The default '1' is older than any API server's watch window, so the
-   * watch answers 410 and the cache relists: the way to prove that changes made during a gap
-   * (deletions, removed labels) are reported.
+   * from `resourceVersion` (default: where it left off). When the gap outlived the server's history
+   * (the test compacts etcd) the watch answers 410 and the cache relists: the way to prove that
+   * changes made during a gap (deletions, removed labels) are reported.
    */
-  async simulateGapForTest(duringGap: () => Promise<void>, resourceVersion = '1'): Promise<void> {
+  async simulateGapForTest(duringGap: () => Promise<void>, resourceVersion?: string): Promise<void> {
     let release = (): void => undefined;
+    const released = new Promise<void>((r) => (release = r));
     const reached = new Promise<void>((resolve) => {
-      this.gap = { reached: resolve, released: new Promise<void>((r) => (release = r)) };
+      this.gap = { reached: resolve, released, release };
     });
     this.currentWatch?.abort(GAP_FOR_TEST);
     await reached;
     try {
       await duringGap();
     } finally {
-      this.resourceVersion = resourceVersion;
+      if (resourceVersion !== undefined) this.resourceVersion = resourceVersion;
       this.gap = undefined;
       release();
     }
@@ -343,7 +346,7 @@ export class ListWatchCache<T extends KubeObject> {
         const result = handler(event);
         // Not awaited: a slow handler must not stall the watch. Handlers enqueue keys; the
         // reconciler reads the latest state itself.
-        if (result instanceof Promise) result.catch((error: unknown) => this.handlerFailed(error, event));
+        if (result !== undefined) void Promise.resolve(result).catch((error: unknown) => this.handlerFailed(error, event));
       } catch (error) {
         this.handlerFailed(error, event);
       }

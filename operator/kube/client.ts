@@ -283,8 +283,8 @@ export class KubeClient {
       if (signal.aborted) throw signal.reason ?? error;
       throw error;
     } finally {
-      // A half-read watch response cannot be reused for another request.
-      response.destroy();
+      // A half-read watch response cannot carry another request; a complete one goes back to the pool.
+      if (!response.complete) response.destroy();
     }
   }
 

@@ -1,32 +1,15 @@
 // `npm run cluster -- up | down | status`: the local control plane in the background, for people.
 // Tests do not use this one: test/run.ts starts its own in a fresh folder, so the two never collide.
 import { rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
 import { apiJson } from './api-request.ts';
 import { readClusterInfo, type ClusterInfo } from './cluster-info.ts';
-import { runningProcesses, startControlPlane, stopControlPlane } from './control-plane.ts';
+import { runningProcesses, stopControlPlane } from './control-plane.ts';
+import { clusterDir, ensureUp } from './local.ts';
 
 const USAGE = 'usage: npm run cluster -- up | down | status';
 
-function clusterDir(): string {
-  return resolve(process.env.APIACCESS_CLUSTER_DIR ?? join(import.meta.dirname, '..', '..', '.local', 'cluster'));
-}
-
 async function up(dir: string): Promise<void> {
-  const existing = await readClusterInfo(dir);
-  if (existing && isComplete(existing)) {
-    console.log(`Local control plane already runs at ${existing.server} (state in ${dir})`);
-    printAccess(existing);
-    return;
-  }
-  if (existing) {
-    console.log(`Replacing an incomplete local control plane in ${dir}`);
-    await stopControlPlane(existing);
-  }
-  const info = await startControlPlane({ dir });
-  console.log(`Local control plane runs at ${info.server} (state and logs in ${dir})`);
-  console.log(`Users: admin (system:masters), alice (no rights), kip-agent (client certificate, O=apiaccess:kip): ${dir}/<user>.kubeconfig`);
-  printAccess(info);
+  printAccess(await ensureUp(dir));
 }
 
 async function down(dir: string): Promise<void> {
@@ -61,10 +44,6 @@ async function status(dir: string): Promise<void> {
   console.log(`URL: ${info.server}`);
   console.log(`Server version: ${version} (etcd ${info.versions.etcd})`);
   console.log(`KUBECONFIG=${info.kubeconfigs.admin}`);
-}
-
-function isComplete(info: ClusterInfo): boolean {
-  return info.processes.length === 3 && runningProcesses(info).length === 3;
 }
 
 /** The last line is the contract of `up`: scripts take the admin kubeconfig from it. */
