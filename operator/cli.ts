@@ -1,12 +1,12 @@
 // The `apiaccess` command line (commander). Exit codes: 0 success, 1 failure, 2 bad usage.
 import { Command, CommanderError, Option } from 'commander';
 import { ClientConfigError, resolveClientConfig } from './config/client-config.ts';
+import { doctorCommand } from './doctor/command.ts';
+import { CommandExit, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit.ts';
 import { createLogger, type LogFormat } from './log.ts';
 import { Manager } from './manager.ts';
 
-export const EXIT_OK = 0;
-export const EXIT_FAILURE = 1;
-export const EXIT_USAGE = 2;
+export { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit.ts';
 
 interface RunFlags {
   kubeconfig?: string;
@@ -41,6 +41,7 @@ export function program(): Command {
     .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
     .addOption(new Option('--log-format <format>', 'json, or pretty (default on a terminal)').choices(['json', 'pretty']))
     .action(async (flags: RunFlags) => run(flags));
+  cli.addCommand(doctorCommand());
   return cli;
 }
 
@@ -88,6 +89,10 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT_OK;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    if (error instanceof CommandExit) {
+      if (error.message !== '') process.stderr.write(`apiaccess: ${error.message}\n`);
+      return error.exitCode;
+    }
     if (error instanceof ClientConfigError) {
       process.stderr.write(`apiaccess: ${error.message}\n`);
       return EXIT_USAGE;

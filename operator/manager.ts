@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
-import { INJECTED_LABEL, PROFILE_LABEL } from '../crds/apiaccessprofile.ts';
+import { INJECTED_LABEL, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL, parseSpec, PROFILE_LABEL } from '../crds/apiaccessprofile.ts';
 import type { ResolvedClientConfig } from './config/client-config.ts';
 import { ListWatchCache, type CacheEvent } from './kube/cache.ts';
 import { KubeClient, type KubeObject } from './kube/client.ts';
@@ -41,6 +41,8 @@ export class Manager {
   readonly client: KubeClient;
   private readonly profiles: ListWatchCache<Profile>;
   private readonly workloads: WorkloadIndex;
+  /** RBAC the profiles' access depends on: a change re-verifies the profiles it can affect. */
+  private readonly rbac: Array<{ kind: string; cache: ListWatchCache<RbacObject> }>;
   private readonly profileQueue: WorkQueue;
   private readonly workloadQueue: WorkQueue;
   private readonly elector: LeaderElector | undefined;
@@ -58,6 +60,10 @@ export class Manager {
     const ns = opts.namespace !== undefined ? { namespace: opts.namespace } : {};
     this.profiles = new ListWatchCache<Profile>({ client: this.client, resource: RESOURCES.ApiAccessProfile, name: 'ApiAccessProfile', logger, ...ns });
     this.workloads = new WorkloadIndex(this.client, logger, opts.namespace);
+    this.rbac = (['ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'] as const).map((kind) => ({
+      kind,
+      cache: new ListWatchCache<RbacObject>({ client: this.client, resource: RESOURCES[kind], name: kind, logger, ...(kind.startsWith('Cluster') ? {} : ns) }),
+    }));
     const events = new EventRecorder(this.client, logger, identity);
     const bindings = new BindingRegistry((profileKey) => this.profileQueue.add(profileKey));
     const profileReconciler = new ProfileReconciler({ client: this.client, profiles: this.profiles, workloads: this.workloads, bindings, events, logger });
@@ -66,13 +72,18 @@ export class Manager {
     this.workloadQueue = new WorkQueue({ name: 'workloads', concurrency: 4, logger, handler: (key) => this.timed('workload', () => workloadReconciler.reconcile(key)) });
     this.profiles.on((e) => this.onProfileEvent(e));
     for (const { kind, cache } of this.workloads.caches) cache.on((e) => this.onWorkloadEvent(kind, e));
+    for (const { kind, cache } of this.rbac) cache.on((e) => this.onRbacEvent(kind, e));
     if (opts.leaderElect) {
       this.elector = new LeaderElector({ client: this.client, namespace: opts.leaderElectionNamespace, name: LEASE_NAME, identity, logger });
     }
   }
 
+  private get caches(): Array<ListWatchCache<KubeObject>> {
+    return [this.profiles, ...this.workloads.caches.map((c) => c.cache), ...this.rbac.map((c) => c.cache)] as Array<ListWatchCache<KubeObject>>;
+  }
+
   get ready(): boolean {
-    return this.profiles.synced && this.workloads.caches.every((c) => c.cache.synced);
+    return this.caches.every((c) => c.synced);
   }
 
   async start(): Promise<void> {
@@ -89,10 +100,9 @@ export class Manager {
       this.logger.info({ address: await listen(server, metrics) }, 'Serving metrics');
     }
     // Caches run on every replica (a standby takes over warm); only the leader reconciles.
-    this.profiles.start();
-    for (const { cache } of this.workloads.caches) cache.start();
-    await Promise.all([this.profiles.waitForSync(), ...this.workloads.caches.map((c) => c.cache.waitForSync())]);
-    this.logger.info({ caches: this.workloads.caches.length + 1 }, 'Synced caches');
+    for (const cache of this.caches) cache.start();
+    await Promise.all(this.caches.map((c) => c.waitForSync()));
+    this.logger.info({ caches: this.caches.length }, 'Synced caches');
     if (this.elector === undefined) {
       this.startReconciling();
       return;
@@ -126,7 +136,7 @@ export class Manager {
   async stop(): Promise<void> {
     await Promise.all([this.profileQueue.stop(), this.workloadQueue.stop()]);
     await this.elector?.stop();
-    await Promise.all([this.profiles.stop(), ...this.workloads.caches.map((c) => c.cache.stop())]);
+    await Promise.all(this.caches.map((c) => c.stop()));
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     this.client.close();
     this.reconciling = false;
@@ -158,6 +168,24 @@ export class Manager {
     }
   }
 
+  /** Re-verifies the profiles an RBAC change can affect: by name, by owner label, or by subject. */
+  private onRbacEvent(kind: string, e: CacheEvent<RbacObject>): void {
+    const objects = [e.old, e.object].filter((o): o is RbacObject => o !== undefined);
+    for (const p of this.profiles.list(e.object.metadata.namespace)) {
+      const key = `${p.metadata.namespace}/${p.metadata.name}`;
+      const parsed = parseSpec(p.spec);
+      const sa = parsed.ok ? (parsed.spec.serviceAccount.name ?? p.metadata.name) : p.metadata.name;
+      const affected = objects.some(
+        (o) =>
+          (o.metadata.labels?.[OWNER_NAME_LABEL] === p.metadata.name && o.metadata.labels?.[OWNER_NAMESPACE_LABEL] === p.metadata.namespace) ||
+          (parsed.ok && kind === 'ClusterRole' && parsed.spec.permissions.clusterRoles.includes(o.metadata.name)) ||
+          (o.subjects ?? []).some((s) => s.kind === 'ServiceAccount' && s.name === sa && s.namespace === p.metadata.namespace) ||
+          kind === 'Role',
+      );
+      if (affected) this.profileQueue.add(key);
+    }
+  }
+
   private onWorkloadEvent(kind: string, e: CacheEvent<Workload>): void {
     if (e.type === 'MODIFIED' && e.old !== undefined && onlyStatusChanged(e.old, e.object)) return;
     const { name, namespace = '' } = e.object.metadata;
@@ -169,6 +197,8 @@ export class Manager {
     }
   }
 }
+
+type RbacObject = KubeObject & { subjects?: Array<{ kind: string; name: string; namespace?: string }> };
 
 /** Status-only updates (a controller reporting progress) change nothing the operator decides on. */
 function onlyStatusChanged(old: KubeObject, now: KubeObject): boolean {

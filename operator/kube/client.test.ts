@@ -183,13 +183,14 @@ describe('KubeClient', () => {
       metadata: { name: 'p1', namespace: ns },
       spec: { auth: 'ServiceAccount', permissions: { rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get'] }] } },
     };
-    await waitFor(async () => await client.apply(profile, { fieldManager: 'test-a' }), { what: 'the CRD to be served', timeoutMs: 20_000 });
+    const created = await waitFor(async () => await client.apply<KubeObject>(profile, { fieldManager: 'test-a' }), { what: 'the CRD to be served', timeoutMs: 20_000 });
     const status = { observedGeneration: 1 };
     // Without subresource, status would be dropped before sending; with it, spec must be ignored.
     const applied = await client.apply<KubeObject>({ ...profile, status }, { fieldManager: 'status-writer', subresource: 'status' });
     assert.deepEqual((applied.status as Record<string, unknown>).observedGeneration, 1);
     const stored = await client.get<KubeObject>(profilePath);
-    assert.deepEqual(stored?.spec, profile.spec);
+    assert.deepEqual(stored?.spec, created.spec);
+    assert.equal(stored?.metadata.generation, created.metadata.generation, 'a status write does not bump generation');
     assert.equal((stored?.status as Record<string, unknown>).observedGeneration, 1);
   });
 });

@@ -17,6 +17,7 @@ const ref = (group: string, version: string, plural: string, kind: string, names
 export const RESOURCES = Object.freeze({
   Namespace: ref('', 'v1', 'namespaces', 'Namespace', false),
   ServiceAccount: ref('', 'v1', 'serviceaccounts', 'ServiceAccount', true),
+  Service: ref('', 'v1', 'services', 'Service', true),
   ConfigMap: ref('', 'v1', 'configmaps', 'ConfigMap', true),
   Pod: ref('', 'v1', 'pods', 'Pod', true),
   Event: ref('', 'v1', 'events', 'Event', true),
@@ -36,6 +37,8 @@ export const RESOURCES = Object.freeze({
   [AAP_KIND]: ref(AAP_GROUP, AAP_VERSION, AAP_PLURAL, AAP_KIND, true),
   SubjectAccessReview: ref('authorization.k8s.io', 'v1', 'subjectaccessreviews', 'SubjectAccessReview', false),
   CustomResourceDefinition: ref('apiextensions.k8s.io', 'v1', 'customresourcedefinitions', 'CustomResourceDefinition', false),
+  ValidatingAdmissionPolicy: ref('admissionregistration.k8s.io', 'v1', 'validatingadmissionpolicies', 'ValidatingAdmissionPolicy', false),
+  ValidatingAdmissionPolicyBinding: ref('admissionregistration.k8s.io', 'v1', 'validatingadmissionpolicybindings', 'ValidatingAdmissionPolicyBinding', false),
 } satisfies Record<string, ResourceRef>);
 
 export type KnownKind = keyof typeof RESOURCES;

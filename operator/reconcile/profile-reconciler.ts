@@ -14,6 +14,7 @@ import {
   parseSpec,
   type ApiAccessProfileObject,
   type ApiAccessProfileStatus,
+  type PolicyRule,
 } from '../../crds/apiaccessprofile.ts';
 import { desiredKubeconfigConfigMap } from '../desired/kubeconfig.ts';
 import { resolveProfile, type ResolvedProfile } from '../desired/profile.ts';
@@ -23,8 +24,9 @@ import type { ListWatchCache } from '../kube/cache.ts';
 import { isForbidden, type KubeClient, type KubeObject } from '../kube/client.ts';
 import type { ReconcileResult } from '../kube/queue.ts';
 import { RESOURCES, collectionPath, objectPath, type ResourceRef } from '../kube/resources.ts';
+import { verifyAccess } from './access-verification.ts';
 import type { BindingRegistry } from './bindings.ts';
-import { ConditionType, flipped, Reason, type ConditionInput } from './conditions.ts';
+import { ConditionType, flipped, Reason } from './conditions.ts';
 import type { EventRecorder, InvolvedObject } from './events.ts';
 import { inspectKubeconfig } from './kubeconfig-inspection.ts';
 import { invalidSpecStatus, profileStatus, type CredentialsObservation, type ProfileObservation } from './profile-status.ts';
@@ -39,8 +41,6 @@ export interface ProfileReconcilerDeps {
   bindings: BindingRegistry;
   events: EventRecorder;
   logger: Logger;
-  /** AccessVerified check; absent = not part of status. */
-  verifyAccess?: (profile: ResolvedProfile, credentials: CredentialsObservation) => Promise<ConditionInput>;
   now?: () => Date;
 }
 
@@ -73,7 +73,7 @@ export class ProfileReconciler {
       return;
     }
     const resolved = resolveProfile({ name, namespace, uid: profile.metadata.uid ?? '', spec: parsed.spec });
-    const rbac = await this.applyRbac(resolved);
+    const { clusterRoleRules, ...rbac } = await this.applyRbac(resolved);
     const credentials = await this.applyCredentials(resolved);
     await this.deleteStale(resolved);
     const observation: ProfileObservation = {
@@ -83,10 +83,9 @@ export class ProfileReconciler {
       rbac,
       credentials,
       workloads: this.d.bindings.forProfile(namespace, name),
+      // Asked of the API server's authorizer after applying: it proves the RBAC in force, whoever owns it.
+      access: await verifyAccess(this.d.client, { profile: resolved, credentials, clusterRoleRules }),
     };
-    if (this.d.verifyAccess !== undefined && !rbac.serviceAccountMissing && rbac.applyErrors.length === 0) {
-      observation.access = await this.d.verifyAccess(resolved, credentials);
-    }
     await this.writeStatus(profile, profileStatus(observation, profile.status, this.now()));
   }
 
@@ -94,8 +93,9 @@ export class ProfileReconciler {
     return this.d.now?.() ?? new Date();
   }
 
-  private async applyRbac(profile: ResolvedProfile): Promise<ProfileObservation['rbac']> {
-    const out: ProfileObservation['rbac'] = { serviceAccountMissing: false, serviceAccountForeign: false, missingClusterRoles: [], applyErrors: [], objects: [] };
+  private async applyRbac(profile: ResolvedProfile): Promise<ProfileObservation['rbac'] & { clusterRoleRules: Map<string, PolicyRule[] | undefined> }> {
+    const out = { serviceAccountMissing: false, serviceAccountForeign: false, missingClusterRoles: [] as string[], applyErrors: [] as string[], objects: [] as string[] };
+    const clusterRoleRules = new Map<string, PolicyRule[] | undefined>();
     const desired = desiredRbac(profile);
     const saPath = objectPath(RESOURCES.ServiceAccount, profile.namespace, profile.serviceAccount.name);
     const existingSa = await this.d.client.get<KubeObject>(saPath);
@@ -111,9 +111,11 @@ export class ProfileReconciler {
     const objects = [...desired.roles, ...desired.roleBindings, ...desired.clusterRoles, ...desired.clusterRoleBindings] as Desired[];
     for (const object of objects) await this.ensure(object, undefined, out);
     for (const role of profile.permissions.clusterRoles) {
-      if ((await this.d.client.get(objectPath(RESOURCES.ClusterRole, undefined, role))) === undefined) out.missingClusterRoles.push(role);
+      const found = await this.d.client.get<{ rules?: PolicyRule[] }>(objectPath(RESOURCES.ClusterRole, undefined, role));
+      if (found === undefined) out.missingClusterRoles.push(role);
+      clusterRoleRules.set(role, found === undefined ? undefined : (found.rules ?? []));
     }
-    return out;
+    return { ...out, clusterRoleRules };
   }
 
   /** Applies `object` unless the live one already has every desired field (no needless writes). */
