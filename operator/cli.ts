@@ -1,5 +1,9 @@
 // The `apiaccess` command line (commander). Exit codes: 0 success, 1 failure, 2 bad usage.
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
+import { exportKubeconfig, parseDuration, writePrivate } from './commands/kubeconfig-export.ts';
+import { preview, renderPreview } from './commands/preview.ts';
+import { KubeClient } from './kube/client.ts';
 import { ClientConfigError, resolveClientConfig } from './config/client-config.ts';
 import { doctorCommand } from './doctor/command.ts';
 import { CommandExit, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit.ts';
@@ -42,7 +46,53 @@ export function program(): Command {
     .addOption(new Option('--log-format <format>', 'json, or pretty (default on a terminal)').choices(['json', 'pretty']))
     .action(async (flags: RunFlags) => run(flags));
   cli.addCommand(doctorCommand());
+
+  cli
+    .command('preview')
+    .description('Show, without changing anything (server-side dry-run), the objects and pod-template changes a profile would produce')
+    .argument('<profile>', 'ApiAccessProfile name')
+    .requiredOption('-n, --namespace <ns>', 'namespace of the profile')
+    .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG, in-cluster, then ~/.kube/config)')
+    .action(async (profile: string, flags: { namespace: string; kubeconfig?: string }) => {
+      const client = clientFor(flags.kubeconfig);
+      try {
+        process.stdout.write(renderPreview(await preview(client, flags.namespace, profile)));
+      } finally {
+        client.close();
+      }
+    });
+
+  cli
+    .command('kubeconfig')
+    .description('Print a kubeconfig for the profile\'s ServiceAccount (TokenRequest) for use outside the cluster')
+    .argument('<profile>', 'ApiAccessProfile name')
+    .requiredOption('-n, --namespace <ns>', 'namespace of the profile')
+    .option('--duration <d>', 'token lifetime, e.g. 30m, 1h, 1d (minimum 10m)', '1h')
+    .option('--server <url>', 'API server URL written into the kubeconfig (default: the one you use now)')
+    .option('--output <file>', 'write to this file (mode 0600) instead of standard output')
+    .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG, in-cluster, then ~/.kube/config)')
+    .action(async (profile: string, flags: { namespace: string; duration: string; server?: string; output?: string; kubeconfig?: string }) => {
+      const durationSeconds = parseDuration(flags.duration);
+      const config = resolveClientConfig(flags.kubeconfig !== undefined ? { kubeconfig: flags.kubeconfig } : {});
+      const cluster = config.kubeConfig.getCurrentCluster();
+      const caPem = cluster?.caData ? Buffer.from(cluster.caData, 'base64').toString('utf8') : cluster?.caFile ? readFileSync(cluster.caFile, 'utf8') : undefined;
+      const client = KubeClient.fromKubeConfig(config.kubeConfig, { userAgent: 'apiaccess-cli' });
+      try {
+        const out = await exportKubeconfig(client, { namespace: flags.namespace, profile, durationSeconds, server: flags.server ?? config.server, ...(caPem ? { caPem } : {}) });
+        if (flags.output !== undefined) writePrivate(flags.output, out.text);
+        else process.stdout.write(out.text);
+        process.stderr.write(`Kubeconfig for ServiceAccount ${flags.namespace}/${out.serviceAccount}${flags.output ? ` written to ${flags.output} (mode 0600)` : ''}; the token expires at ${out.expirationTimestamp}\n`);
+      } finally {
+        client.close();
+      }
+    });
   return cli;
+}
+
+function clientFor(kubeconfig: string | undefined): KubeClient {
+  const config = resolveClientConfig(kubeconfig !== undefined ? { kubeconfig } : {});
+  for (const warning of config.warnings) process.stderr.write(`warning: ${warning}\n`);
+  return KubeClient.fromKubeConfig(config.kubeConfig, { userAgent: 'apiaccess-cli' });
 }
 
 async function run(flags: RunFlags): Promise<void> {

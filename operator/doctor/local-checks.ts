@@ -40,7 +40,7 @@ export async function checkConfigSource(context: DoctorContext): Promise<Outcome
       details,
     );
   }
-  return pass(`${whyThisSource(connection)}; context "${connection.context}", server ${connection.server}`, details);
+  return pass(`${connection.reason}; ${whyThisSource(connection)}; context "${connection.context}", server ${connection.server}`, details);
 }
 
 export async function checkTokenFile(context: DoctorContext): Promise<Outcome> {
@@ -150,13 +150,13 @@ export async function checkCaCertificate(context: DoctorContext): Promise<Outcom
 function whyThisSource(connection: Connection): string {
   switch (connection.source) {
     case 'flag':
-      return `${connection.reason} (the flag wins over KUBECONFIG, in-cluster and ~/.kube/config)`;
+      return 'the flag wins over KUBECONFIG, in-cluster and ~/.kube/config';
     case 'KUBECONFIG':
-      return `${connection.reason} (wins over in-cluster and ~/.kube/config)`;
+      return 'KUBECONFIG is set, so in-cluster files and ~/.kube/config are not used';
     case 'in-cluster':
-      return `${connection.reason} (no --kubeconfig, KUBECONFIG empty)`;
+      return 'no --kubeconfig, KUBECONFIG is empty, and in-cluster comes before ~/.kube/config';
     case 'home':
-      return `${connection.reason} (no --kubeconfig, KUBECONFIG empty, in-cluster not usable)`;
+      return 'no --kubeconfig, KUBECONFIG is empty, no in-cluster token';
   }
 }
 

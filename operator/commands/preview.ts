@@ -1,0 +1,82 @@
+// `apiaccess preview PROFILE -n NS`: what the operator would create or change for a profile, without
+// changing anything. Every object goes through a server-side dry-run apply, so admission, RBAC and
+// field-ownership conflicts show up exactly as they would for the operator.
+import { stringify } from 'yaml';
+import { FIELD_MANAGER, parseSpec, PROFILE_LABEL } from '../../crds/apiaccessprofile.ts';
+import { desiredKubeconfigConfigMap } from '../desired/kubeconfig.ts';
+import { podTemplateInjection } from '../desired/pod-template.ts';
+import { resolveProfile } from '../desired/profile.ts';
+import { desiredRbac } from '../desired/rbac.ts';
+import { carriesInjection, containerNames, contains, isWorkloadKind, support, WORKLOAD_KINDS, workloadApplyConfig, type WorkloadKind } from '../desired/workload.ts';
+import type { KubeClient, KubeObject } from '../kube/client.ts';
+import { collectionPath, objectPath, RESOURCES } from '../kube/resources.ts';
+import { CommandExit, EXIT_FAILURE } from '../exit.ts';
+
+type Desired = KubeObject & { apiVersion: string; kind: string };
+
+export interface PreviewItem {
+  object: string;
+  /** create | change | unchanged | skipped | error */
+  action: 'create' | 'change' | 'unchanged' | 'skipped' | 'error';
+  detail?: string;
+  /** The fields the operator would apply (its whole apply configuration). */
+  applied?: object;
+}
+
+export async function preview(client: KubeClient, namespace: string, name: string): Promise<PreviewItem[]> {
+  const live = await client.get<KubeObject & { spec?: unknown }>(objectPath(RESOURCES.ApiAccessProfile, namespace, name));
+  if (live === undefined) throw new CommandExit(EXIT_FAILURE, `ApiAccessProfile ${namespace}/${name} not found`);
+  const parsed = parseSpec(live.spec);
+  if (!parsed.ok) throw new CommandExit(EXIT_FAILURE, `ApiAccessProfile ${namespace}/${name} has an invalid spec: ${parsed.message}`);
+  const profile = resolveProfile({ name, namespace, ...(live.metadata.uid ? { uid: live.metadata.uid } : {}), spec: parsed.spec });
+  const rbac = desiredRbac(profile);
+  const objects = [rbac.serviceAccount, ...rbac.roles, ...rbac.roleBindings, ...rbac.clusterRoles, ...rbac.clusterRoleBindings, desiredKubeconfigConfigMap(profile)].filter(
+    (o): o is NonNullable<typeof o> => o !== undefined,
+  ) as Desired[];
+  const items: PreviewItem[] = [];
+  for (const object of objects) items.push(await previewObject(client, object));
+  for (const kind of Object.keys(WORKLOAD_KINDS) as WorkloadKind[]) {
+    const list = await client.request<{ items: KubeObject[] }>('GET', collectionPath(RESOURCES[kind], namespace), { query: { labelSelector: `${PROFILE_LABEL}=${name}` } });
+    for (const workload of list.items) {
+      const obj = { ...workload, apiVersion: WORKLOAD_KINDS[kind].apiVersion, kind };
+      const label = `${kind} ${namespace}/${workload.metadata.name}`;
+      const supported = support(obj);
+      if (!supported.supported || !isWorkloadKind(kind)) {
+        items.push({ object: label, action: 'skipped', detail: supported.supported ? '' : supported.reason });
+        continue;
+      }
+      const { injection, missingContainers } = podTemplateInjection(profile, containerNames(obj));
+      if (missingContainers.length > 0) items.push({ object: label, action: 'skipped', detail: `spec.containers names ${missingContainers.join(', ')}, which it does not have` });
+      else if (carriesInjection(obj, name, injection)) items.push({ object: label, action: 'unchanged' });
+      else items.push(await dryRun(client, workloadApplyConfig({ kind, namespace, name: workload.metadata.name }, name, injection), label, 'change'));
+    }
+  }
+  return items;
+}
+
+async function previewObject(client: KubeClient, object: Desired): Promise<PreviewItem> {
+  const label = `${object.kind} ${object.metadata.namespace ? `${object.metadata.namespace}/` : ''}${object.metadata.name}`;
+  const resource = RESOURCES[object.kind as keyof typeof RESOURCES];
+  const live = await client.get<KubeObject>(objectPath(resource, object.metadata.namespace, object.metadata.name));
+  if (live !== undefined && contains(live, object)) return { object: label, action: 'unchanged' };
+  return dryRun(client, object, label, live === undefined ? 'create' : 'change');
+}
+
+async function dryRun(client: KubeClient, object: Desired, label: string, action: 'create' | 'change'): Promise<PreviewItem> {
+  try {
+    await client.apply(object, { fieldManager: FIELD_MANAGER, force: false, dryRun: true });
+    return { object: label, action, applied: object };
+  } catch (error) {
+    return { object: label, action: 'error', detail: (error as Error).message, applied: object };
+  }
+}
+
+/** Readable YAML: a comment line per object, then what would be applied. */
+export function renderPreview(items: readonly PreviewItem[]): string {
+  return items
+    .map((item) => {
+      const head = `# ${item.object}: ${item.action === 'error' ? 'would fail' : `would ${item.action === 'unchanged' ? 'stay unchanged' : item.action === 'skipped' ? 'be skipped' : item.action}`}${item.detail ? ` (${item.detail})` : ''}`;
+      return item.applied !== undefined && item.action !== 'unchanged' ? `${head}\n${stringify(item.applied)}` : `${head}\n`;
+    })
+    .join('---\n');
+}
