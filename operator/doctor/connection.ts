@@ -117,7 +117,7 @@ function fromKubeconfig(config: RawKubeconfig, source: ConfigSource, reason: str
   const cluster = body(config.clusters, clusterName, 'cluster');
   if (cluster === undefined) return `${where}: context "${current}" names cluster "${clusterName}", which is not in clusters`;
   const server = cluster.server;
-  if (typeof server !== 'string' || !/^https?:\/\//.test(server)) return `${where}: cluster "${clusterName}" has no https:// server URL (server: ${JSON.stringify(server ?? null)})`;
+  if (typeof server !== 'string' || !/^https?:\/\//.test(server)) return `${where}: cluster "${clusterName}" has no http(s):// server URL (server: ${JSON.stringify(server ?? null)})`;
   let url: URL;
   try {
     url = new URL(server);

@@ -13,11 +13,7 @@ const PRECEDENCE = '--kubeconfig > KUBECONFIG > in-cluster > ~/.kube/config';
 export async function checkConfigSource(context: DoctorContext): Promise<Outcome> {
   const gathered = gatherConnection(context.options.kubeconfig, context.options.environment);
   if (!gathered.ok) {
-    const remedy =
-      gathered.files.length > 0
-        ? `fix ${gathered.files.join(', ')}, or point --kubeconfig / KUBECONFIG at a valid kubeconfig`
-        : 'pass --kubeconfig FILE or set KUBECONFIG; in a Pod, mount the ServiceAccount token (automountServiceAccountToken: true) or bind the workload with an ApiAccessProfile';
-    return fail(gathered.problem, remedy, { precedence: PRECEDENCE, files: gathered.files });
+    return fail(gathered.problem, configRemedy(context, gathered.files), { precedence: PRECEDENCE, files: gathered.files });
   }
   const connection = gathered.connection;
   context.connection = connection;
@@ -31,7 +27,7 @@ export async function checkConfigSource(context: DoctorContext): Promise<Outcome
     cluster: connection.cluster,
     user: connection.user,
     server: connection.server,
-    credential: credentialKind(connection.credential),
+    credential: connection.credential.kind,
   };
   if (connection.inClusterProblem !== undefined) {
     return warn(
@@ -160,8 +156,11 @@ function whyThisSource(connection: Connection): string {
   }
 }
 
-function credentialKind(credential: Credential): string {
-  return credential.kind;
+function configRemedy(context: DoctorContext, files: readonly string[]): string {
+  if (files.length > 0) return `fix ${files.join(', ')}, or point --kubeconfig / KUBECONFIG at a valid kubeconfig`;
+  if (context.options.kubeconfig !== undefined) return 'check the --kubeconfig path';
+  if (context.options.environment.env.KUBECONFIG) return 'point KUBECONFIG at existing files (a list separated by ":"), or unset it';
+  return 'pass --kubeconfig FILE or set KUBECONFIG; in a Pod, mount the ServiceAccount token (automountServiceAccountToken: true) or bind the workload with an ApiAccessProfile';
 }
 
 export function describeCredential(credential: Credential): string {

@@ -281,7 +281,7 @@ export class ListWatchCache<T extends KubeObject> {
 
   private markSynced(count: number): void {
     this.hasSynced = true;
-    this.log.info({ items: count }, `Synced ${this.kind} cache`);
+    this.log.debug({ items: count }, `Synced ${this.kind} cache`);
     for (const waiter of this.syncWaiters) waiter.resolve();
     this.syncWaiters.clear();
   }
