@@ -46,7 +46,7 @@ interface DoctorRun extends ProcessResult {
 let admin: KubeClient;
 let ns = '';
 let work = '';
-const pods: Record<'serviceAccount' | 'kubeconfig' | 'noToken', V1Pod> = {} as never;
+const pods = {} as Record<'serviceAccount' | 'kubeconfig' | 'noToken', V1Pod>;
 
 function parseReport(result: ProcessResult): DoctorRun {
   let report: Report;

@@ -34,52 +34,29 @@ export function desiredRbac(profile: ResolvedProfile): DesiredRbac {
   const sa = desiredServiceAccount(profile);
   if (sa !== undefined) out.serviceAccount = sa;
 
-  if (scope === 'Namespace') {
-    const name = namespacedRbacName(profile.name);
-    if (rules.length > 0) {
-      out.roles.push({ apiVersion: RBAC_API, kind: 'Role', metadata: namespacedMeta(profile, name), rules: rules.map(policyRule) });
-      out.roleBindings.push({
-        apiVersion: RBAC_API,
-        kind: 'RoleBinding',
-        metadata: namespacedMeta(profile, name),
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
-        subjects,
-      });
-    }
-    for (const role of clusterRoles) {
-      out.roleBindings.push({
-        apiVersion: RBAC_API,
-        kind: 'RoleBinding',
-        metadata: namespacedMeta(profile, referencedRoleBindingName(name, role)),
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
-        subjects,
-      });
-    }
-    return out;
-  }
-
-  const name = clusterRbacName(profile.namespace, profile.name);
+  // Namespace scope: Role + RoleBindings in the profile's namespace; Cluster scope: the cluster-wide
+  // kinds, named with the namespace (they share one name space across namespaces).
+  const cluster = scope === 'Cluster';
+  const name = cluster ? clusterRbacName(profile.namespace, profile.name) : namespacedRbacName(profile.name);
+  const metadata = (n: string): V1ObjectMetaLike => (cluster ? clusterMeta(profile, n) : namespacedMeta(profile, n));
+  const roles: Array<V1Role | V1ClusterRole> = cluster ? out.clusterRoles : out.roles;
+  const bindings: Array<V1RoleBinding | V1ClusterRoleBinding> = cluster ? out.clusterRoleBindings : out.roleBindings;
+  const binding = (bindingName: string, roleKind: 'Role' | 'ClusterRole', roleName: string): V1RoleBinding => ({
+    apiVersion: RBAC_API,
+    kind: cluster ? 'ClusterRoleBinding' : 'RoleBinding',
+    metadata: metadata(bindingName),
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: roleKind, name: roleName },
+    subjects,
+  });
   if (rules.length > 0) {
-    out.clusterRoles.push({ apiVersion: RBAC_API, kind: 'ClusterRole', metadata: clusterMeta(profile, name), rules: rules.map(policyRule) });
-    out.clusterRoleBindings.push({
-      apiVersion: RBAC_API,
-      kind: 'ClusterRoleBinding',
-      metadata: clusterMeta(profile, name),
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
-      subjects,
-    });
+    roles.push({ apiVersion: RBAC_API, kind: cluster ? 'ClusterRole' : 'Role', metadata: metadata(name), rules: rules.map(policyRule) });
+    bindings.push(binding(name, cluster ? 'ClusterRole' : 'Role', name));
   }
-  for (const role of clusterRoles) {
-    out.clusterRoleBindings.push({
-      apiVersion: RBAC_API,
-      kind: 'ClusterRoleBinding',
-      metadata: clusterMeta(profile, referencedRoleBindingName(name, role)),
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
-      subjects,
-    });
-  }
+  for (const role of clusterRoles) bindings.push(binding(referencedRoleBindingName(name, role), 'ClusterRole', role));
   return out;
 }
+
+type V1ObjectMetaLike = { name: string; namespace?: string; labels: Record<string, string> };
 
 /** Copies only the fields a PolicyRule has, dropping empty optional lists so the output stays minimal. */
 function policyRule(rule: PolicyRule): V1PolicyRule {
