@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { apiAccessProfileCrd, CRD_FILE } from './crd.ts';
@@ -70,6 +72,19 @@ describe('ApiAccessProfile CRD', () => {
     const conditions = at(['status', 'conditions']);
     assert.equal(conditions['x-kubernetes-list-type'], 'map');
     assert.deepEqual(conditions['x-kubernetes-list-map-keys'], ['type']);
+  });
+
+  it('imports offline with `cdk8s import` into a typed ApiAccessProfile construct', () => {
+    const out = mkdtempSync(join(tmpdir(), 'apiaccess-import-'));
+    try {
+      const cli = join(import.meta.dirname, '..', 'node_modules', '.bin', 'cdk8s');
+      execFileSync(cli, ['import', '--no-check-upgrade', '--language', 'typescript', '-o', out, `apiaccess:=${join(import.meta.dirname, CRD_FILE)}`], { stdio: 'pipe', cwd: out });
+      const generated = readdirSync(out).map((f) => readFileSync(join(out, f), 'utf8')).join('\n');
+      assert.match(generated, /export class ApiAccessProfile extends ApiObject/);
+      assert.match(generated, /readonly tokenExpirationSeconds\?: number;/);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 
   it('is committed exactly as `npm run synth` generates it', () => {

@@ -83,7 +83,8 @@ describe('apiaccess kubeconfig', () => {
   let operator: OperatorProcess;
   before(async () => {
     ns = await createNamespace('export');
-    operator = await startOperator(ns);
+    // This operator also elects a leader, as the synthesized Deployment runs it, with only its own Role.
+    operator = await startOperator(ns, ['--leader-elect', '--leader-election-namespace', 'apiaccess-system']);
     await applyYaml([profile(ns, 'reader', { auth: 'ServiceAccount', permissions: { rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['list'] }] } })]);
     await waitFor(async () => (await admin.get(`/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings/apiaccess:reader`)) !== undefined, {
       what: 'the operator to bind the ServiceAccount',
@@ -91,6 +92,14 @@ describe('apiaccess kubeconfig', () => {
   });
   after(async () => {
     assert.equal(await operator.stop(), 0);
+  });
+
+  it('the operator leads through the Lease its own Role allows and reports ready once its caches synced', async () => {
+    const lease = await admin.get<KubeObject & { spec?: { holderIdentity?: string } }>('/apis/coordination.k8s.io/v1/namespaces/apiaccess-system/leases/apiaccess-operator');
+    assert.ok(lease?.spec?.holderIdentity, 'the Lease names a holder');
+    assert.ok(operator.logs.some((l) => l.msg === 'Acquired Lease'));
+    assert.equal((await fetch(`${operator.healthUrl}/readyz`)).status, 200);
+    assert.equal((await fetch(`${operator.healthUrl}/healthz`)).status, 200);
   });
 
   it('writes a 0600 kubeconfig that kubectl and curl use with exactly the profile\'s rights and the requested expiry', async () => {

@@ -20,6 +20,8 @@ export interface LogLine {
 export interface OperatorProcess {
   readonly logs: LogLine[];
   readonly metricsUrl: string;
+  /** http://host:port of /healthz and /readyz. */
+  readonly healthUrl: string;
   readonly kubeconfig: string;
   /** Sum of apiaccess_kube_requests_total for the given verbs. */
   requests(verbs: readonly string[]): Promise<number>;
@@ -65,9 +67,11 @@ export async function startOperator(namespace: string, extraArgs: readonly strin
   }
   const address = logs.find((l) => l.msg === 'Serving metrics')?.address as string;
   const metricsUrl = `http://${address}/metrics`;
+  const healthUrl = `http://${logs.find((l) => l.msg === 'Serving health probes')?.address as string}`;
   return {
     logs,
     metricsUrl,
+    healthUrl,
     kubeconfig,
     requests: async (verbs) => countRequests(metricsUrl, verbs),
     stop: async () => finish(child, exited, 'SIGTERM', dir),
