@@ -101,7 +101,7 @@ type Handshake =
 function handshake(connection: Connection, ca: Buffer | undefined, timeoutMs: number): Promise<Handshake> {
   return new Promise<Handshake>((resolve) => {
     // rejectUnauthorized stays at its default (true): a handshake that does not verify is the finding.
-    const socket = tlsConnect({ host: connection.host, port: connection.port, ...sni(connection) });
+    const socket = tlsConnect({ host: connection.host, port: connection.port, ...(ca ? { ca } : {}), ...sni(connection) });
     socket.setTimeout(timeoutMs);
     socket.once('secureConnect', () => {
       const certificate = socket.getPeerCertificate();
