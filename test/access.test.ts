@@ -17,14 +17,15 @@ let operator: OperatorProcess;
 const profilePath = (name: string): string => `/apis/apiaccess.dev/v1alpha1/namespaces/${ns}/apiaccessprofiles/${name}`;
 const profile = (name: string, spec: object): object => ({ apiVersion: 'apiaccess.dev/v1alpha1', kind: 'ApiAccessProfile', metadata: { name, namespace: ns }, spec });
 
-async function condition(name: string, type: string, status: string, reason: string): Promise<Condition> {
+async function condition(name: string, type: string, status: string, reason: string, message?: RegExp): Promise<Condition> {
   return waitFor(
     async () => {
       const p = await admin.get<Obj>(profilePath(name));
       const c = (p?.status?.conditions as Condition[] | undefined)?.find((x) => x.type === type);
-      return p?.status?.observedGeneration === p?.metadata.generation && c?.status === status && c.reason === reason ? c : undefined;
+      const matches = c?.status === status && c.reason === reason && (message === undefined || message.test(c.message));
+      return p?.status?.observedGeneration === p?.metadata.generation && matches ? c : undefined;
     },
-    { timeoutMs: 60_000, what: `${name} ${type}=${status} (${reason})` },
+    { timeoutMs: 60_000, what: `${name} ${type}=${status} (${reason}${message ? `, ${message}` : ''})` },
   );
 }
 
@@ -79,8 +80,7 @@ describe('access verification, pending rollouts and conflicts', { concurrency: f
     assert.match(c.message, new RegExp(`system:serviceaccount:${ns}:editor .* may not update configmaps in namespace ${ns}`));
     const e = await event('ApiAccessProfile', 'editor', 'AccessDenied');
     assert.equal(e.type, 'Warning');
-    const rbac = await condition('editor', 'RBACReady', 'False', 'ApplyFailed');
-    assert.match(rbac.message, /Role apiaccess:editor: .*conflict/i);
+    await condition('editor', 'RBACReady', 'False', 'ApplyFailed', /Role apiaccess:editor: .*conflict/i);
   });
 
   it('a bare ReplicaSet counts as pending until its Pods carry the injection', async () => {
@@ -100,8 +100,8 @@ describe('access verification, pending rollouts and conflicts', { concurrency: f
       body: { metadata: { labels: { 'apiaccess.dev/profile': 'batch' } } },
       contentType: 'application/merge-patch+json',
     });
-    const pending = await condition('batch', 'WorkloadsBound', 'False', 'RolloutPending');
-    assert.match(pending.message, /ReplicaSet .*\/bare: 1 Pod without the current injection/);
+    // Briefly "waiting for ServiceAccount batch" while the profile reconciler creates it.
+    await condition('batch', 'WorkloadsBound', 'False', 'RolloutPending', /ReplicaSet .*\/bare: 1 Pod without the current injection/);
     assert.equal((await admin.get<Obj>(profilePath('batch')))?.status.workloads.pending, 1);
     await admin.delete(`/api/v1/namespaces/${ns}/pods/${old.metadata.name}`, { propagationPolicy: 'Background' });
     await condition('batch', 'WorkloadsBound', 'True', 'AllBound');
@@ -124,8 +124,7 @@ describe('access verification, pending rollouts and conflicts', { concurrency: f
       ],
       { fieldManager: 'helm' },
     );
-    const c = await condition('agent', 'WorkloadsBound', 'False', 'FieldConflict');
-    assert.match(c.message, /Deployment .*\/owned: not injected: .*conflict.*helm/is);
+    await condition('agent', 'WorkloadsBound', 'False', 'FieldConflict', /Deployment .*\/owned: not injected: .*conflict.*helm/is);
     const e = await event('Deployment', 'owned', 'FieldConflict');
     assert.equal(e.type, 'Warning');
     const d = await admin.get<Obj>(`/apis/apps/v1/namespaces/${ns}/deployments/owned`);
