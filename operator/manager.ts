@@ -48,6 +48,7 @@ export class Manager {
   private readonly elector: LeaderElector | undefined;
   private readonly servers: Server[] = [];
   private readonly logger: Logger;
+  private readonly events: EventRecorder;
   private reconciling = false;
 
   constructor(private readonly opts: ManagerOptions) {
@@ -64,7 +65,7 @@ export class Manager {
       kind,
       cache: new ListWatchCache<RbacObject>({ client: this.client, resource: RESOURCES[kind], name: kind, logger, ...(kind.startsWith('Cluster') ? {} : ns) }),
     }));
-    const events = new EventRecorder(this.client, logger, identity);
+    const events = (this.events = new EventRecorder(this.client, logger, identity));
     const bindings = new BindingRegistry((profileKey) => this.profileQueue.add(profileKey));
     const profileReconciler = new ProfileReconciler({ client: this.client, profiles: this.profiles, workloads: this.workloads, bindings, events, logger });
     const workloadReconciler = new WorkloadReconciler({ client: this.client, workloads: this.workloads, profiles: this.profiles, bindings, events, logger });
@@ -160,6 +161,7 @@ export class Manager {
   private onProfileEvent(e: CacheEvent<Profile>): void {
     const { name, namespace = '' } = e.object.metadata;
     const key = `${namespace}/${name}`;
+    if (e.type === 'DELETED' && e.object.metadata.uid !== undefined) this.events.forget(e.object.metadata.uid);
     if (e.type === 'MODIFIED' && e.old !== undefined && onlyStatusChanged(e.old, e.object)) return;
     this.profileQueue.add(key);
     // A changed spec or a deletion changes what every bound workload should carry.
@@ -188,7 +190,8 @@ export class Manager {
 
   private onWorkloadEvent(kind: string, e: CacheEvent<Workload>): void {
     if (e.type === 'MODIFIED' && e.old !== undefined && onlyStatusChanged(e.old, e.object)) return;
-    const { name, namespace = '' } = e.object.metadata;
+    const { name, namespace = '', uid } = e.object.metadata;
+    if (e.type === 'DELETED' && uid !== undefined) this.events.forget(uid);
     this.workloadQueue.add(workloadKey(kind, namespace, name));
     // The profile a workload left must recount it even when the workload vanished from the caches.
     for (const labels of [e.old?.metadata.labels, e.object.metadata.labels]) {

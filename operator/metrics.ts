@@ -23,7 +23,6 @@ export class OperatorMetrics {
     registers: [this.registry],
   });
   readonly leader = new Gauge({ name: 'apiaccess_leader', help: '1 while this replica leads', registers: [this.registry] });
-  readonly profiles = new Gauge({ name: 'apiaccess_profiles', help: 'ApiAccessProfiles by Ready status', labelNames: ['ready'], registers: [this.registry] });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });

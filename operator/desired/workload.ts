@@ -2,6 +2,7 @@
 // configuration that injects (or, empty, removes) a profile's fields. Pure.
 import { CONFIG_HASH_ANNOTATION, INJECTED_LABEL } from '../../crds/apiaccessprofile.ts';
 import type { PodTemplateInjection } from './pod-template.ts';
+import { contains } from './subset.ts';
 
 export const WORKLOAD_KINDS = {
   Deployment: { apiVersion: 'apps/v1', templatePath: ['spec', 'template'] },
@@ -11,8 +12,6 @@ export const WORKLOAD_KINDS = {
   CronJob: { apiVersion: 'batch/v1', templatePath: ['spec', 'jobTemplate', 'spec', 'template'] },
 } as const;
 export type WorkloadKind = keyof typeof WORKLOAD_KINDS;
-/** Labelled kinds that are reported but never changed. */
-export const REPORTED_KINDS = { Job: 'batch/v1', Pod: 'v1' } as const;
 
 export interface WorkloadLike {
   apiVersion?: string;
@@ -134,16 +133,6 @@ export function carriesInjection(workload: WorkloadLike, profileName: string, in
     if (!wanted.volumeMounts.every((m) => contains(actual.volumeMounts?.find((a) => a.mountPath === m.mountPath), m))) return false;
   }
   return true;
-}
-
-/** Deep "actual has at least these fields with these values" (the API server may add defaults). */
-export function contains(actual: unknown, wanted: unknown): boolean {
-  if (wanted === null || typeof wanted !== 'object') return actual === wanted;
-  if (actual === null || typeof actual !== 'object') return false;
-  if (Array.isArray(wanted)) {
-    return Array.isArray(actual) && actual.length === wanted.length && wanted.every((w, i) => contains(actual[i], w));
-  }
-  return Object.entries(wanted).every(([k, v]) => v === undefined || contains((actual as Record<string, unknown>)[k], v));
 }
 
 /** The injected config hash a Pod (or a Job's template) carries, if any. */

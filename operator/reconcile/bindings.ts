@@ -1,7 +1,7 @@
 // What the workload reconciler found for each labelled workload, read by the profile reconciler for
 // its counts and WorkloadsBound condition. In memory: after a restart every workload is reconciled
 // again at start-up, which rebuilds it.
-import type { BindingState, WorkloadBinding } from './profile-status.ts';
+import type { WorkloadBinding } from './profile-status.ts';
 
 export interface BindingRecord extends WorkloadBinding {
   namespace: string;
@@ -37,9 +37,5 @@ export class BindingRegistry {
       .filter((r) => r.namespace === namespace && r.profile === profile)
       .map(({ ref, state, message }) => ({ ref, state, message }))
       .sort((a, b) => a.ref.localeCompare(b.ref));
-  }
-
-  stateOf(workloadKey: string): BindingState | undefined {
-    return this.byWorkload.get(workloadKey)?.state;
   }
 }

@@ -19,7 +19,7 @@ import {
 import { desiredKubeconfigConfigMap } from '../desired/kubeconfig.ts';
 import { resolveProfile, type ResolvedProfile } from '../desired/profile.ts';
 import { desiredRbac } from '../desired/rbac.ts';
-import { contains } from '../desired/workload.ts';
+import { contains } from '../desired/subset.ts';
 import type { ListWatchCache } from '../kube/cache.ts';
 import { isForbidden, type KubeClient, type KubeObject } from '../kube/client.ts';
 import type { ReconcileResult } from '../kube/queue.ts';
