@@ -1,16 +1,15 @@
 // The cdk8s app: `npm run synth` (cdk8s synth) writes manifests/dist/, committed for kubectl and GitOps.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App, YamlOutputType } from 'cdk8s';
 import { Examples } from './examples.ts';
 import { OperatorInstall } from './operator-install.ts';
+import { packageRoot, packageVersion } from './package-root.ts';
 
 export const DEFAULT_IMAGE = 'ghcr.io/api-access-operator/apiaccess';
 
 export function buildApp(outdir?: string): App {
-  const { version } = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version: string };
-  const app = new App({ outdir: outdir ?? process.env.CDK8S_OUTDIR ?? join(import.meta.dirname, 'dist'), yamlOutputType: YamlOutputType.FILE_PER_CHART });
-  new OperatorInstall(app, 'operator', { image: DEFAULT_IMAGE, version: `v${version}` });
+  const app = new App({ outdir: outdir ?? process.env.CDK8S_OUTDIR ?? join(packageRoot(), 'manifests', 'dist'), yamlOutputType: YamlOutputType.FILE_PER_CHART });
+  new OperatorInstall(app, 'operator', { image: DEFAULT_IMAGE, version: `v${packageVersion()}` });
   new Examples(app, 'examples');
   return app;
 }

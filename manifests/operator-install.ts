@@ -9,6 +9,7 @@ import type { Construct } from 'constructs';
 import { parse } from 'yaml';
 import { GROUP, PLURAL } from '../crds/apiaccessprofile.ts';
 import { CRD_FILE } from '../crds/crd.ts';
+import { packageRoot } from './package-root.ts';
 
 export const OPERATOR_NAMESPACE = 'apiaccess-system';
 export const OPERATOR_NAME = 'apiaccess-operator';
@@ -72,7 +73,7 @@ export class OperatorInstall extends Chart {
 
     new k8s.KubeNamespace(this, 'namespace', { metadata: { name: OPERATOR_NAMESPACE, labels } });
     // The CRD is emitted verbatim: the typed L1 CRD class silently drops a raw openAPIV3Schema.
-    new ApiObject(this, 'crd', parse(readFileSync(join(import.meta.dirname, '..', 'crds', CRD_FILE), 'utf8')));
+    new ApiObject(this, 'crd', parse(readFileSync(join(packageRoot(), 'crds', CRD_FILE), 'utf8')));
     new k8s.KubeServiceAccount(this, 'service-account', { metadata: meta, automountServiceAccountToken: true });
     new k8s.KubeClusterRole(this, 'cluster-role', { metadata: { name: OPERATOR_NAME, labels }, rules: operatorClusterRules() });
     new k8s.KubeClusterRoleBinding(this, 'cluster-role-binding', {

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
+import { isDeepStrictEqual } from 'node:util';
+import { EXAMPLES_IMAGE } from './examples.ts';
 import { buildApp } from './main.ts';
 
 const committed = join(import.meta.dirname, 'dist');
@@ -38,17 +40,19 @@ describe('synthesized manifests', () => {
     assert.match(cm?.data.kubeconfig ?? '', /kind: Config/);
     const agent = all.find((o) => o.kind === 'Deployment' && o.metadata.name === 'kip-network-agent') as any;
     const spec = agent.spec.template.spec;
-    assert.deepEqual(spec.volumes, [
+    assert.deepEqual(
+      spec.volumes.find((v: { name: string }) => v.name === 'apiaccess-kip-network-agent'),
       { name: 'apiaccess-kip-network-agent', configMap: { name: 'kip-config', defaultMode: 420, items: [{ key: 'kubeconfig', path: 'kubeconfig', mode: 384 }] } },
-    ]);
-    assert.deepEqual(spec.containers[0].volumeMounts, [{ name: 'apiaccess-kip-network-agent', mountPath: '/etc/kip', readOnly: true }]);
-    assert.deepEqual(spec.containers[0].env, [{ name: 'KUBECONFIG', value: '/etc/kip/kubeconfig' }]);
+    );
+    assert.ok(spec.containers[0].volumeMounts.some((m: object) => isDeepStrictEqual(m, { name: 'apiaccess-kip-network-agent', mountPath: '/etc/kip', readOnly: true })));
+    assert.ok(spec.containers[0].env.some((e: object) => isDeepStrictEqual(e, { name: 'KUBECONFIG', value: '/etc/kip/kubeconfig' })));
+    assert.equal(spec.securityContext.fsGroup, spec.containers[0].securityContext.runAsUser, 'the non-root agent reads the 0600 file through fsGroup');
   });
 
   it('examples: the generated-kubeconfig agent has a projected token + kube-root-ca.crt volume and a credential-free kubeconfig', () => {
     const all = objects('examples.k8s.yaml');
     const agent = all.find((o) => o.kind === 'Deployment' && o.metadata.name === 'config-agent') as any;
-    const sources = agent.spec.template.spec.volumes[0].projected.sources;
+    const sources = agent.spec.template.spec.volumes.find((v: { projected?: unknown }) => v.projected !== undefined).projected.sources;
     assert.ok(sources.some((s: { serviceAccountToken?: unknown }) => s.serviceAccountToken !== undefined));
     assert.ok(sources.some((s: { configMap?: { name: string } }) => s.configMap?.name === 'kube-root-ca.crt'));
     const cm = all.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'apiaccess-config-agent-kubeconfig') as { data: { kubeconfig: string } } | undefined;
@@ -61,6 +65,22 @@ describe('synthesized manifests', () => {
     const spec = reader.spec.template.spec;
     assert.equal(spec.automountServiceAccountToken, true);
     assert.match(spec.containers[0].command.join(' '), /curl --cacert \$\{CACERT\} --header "Authorization: Bearer \$\{TOKEN\}" -X GET \$\{APISERVER\}/);
+  });
+
+  it('examples: every workload runs one small replica of the locally built clients image, never pulled', () => {
+    const deployments = objects('examples.k8s.yaml').filter((o) => o.kind === 'Deployment') as any[];
+    assert.equal(deployments.length, 4);
+    for (const d of deployments) {
+      const name = d.metadata.name as string;
+      assert.equal(d.spec.replicas, 1, name);
+      for (const c of d.spec.template.spec.containers) {
+        assert.equal(c.image, EXAMPLES_IMAGE, name);
+        assert.equal(c.imagePullPolicy, 'IfNotPresent', name);
+        assert.match(c.resources.requests.cpu, /^\d+m$/, name);
+        assert.ok(Number.parseInt(c.resources.requests.cpu, 10) <= 50, `${name} requests ${c.resources.requests.cpu}`);
+        assert.equal(c.securityContext.runAsNonRoot, true, name);
+      }
+    }
   });
 
   it('operator: runs as its ServiceAccount, bound to a ClusterRole without wildcards that covers profiles and their status', () => {

@@ -1,29 +1,16 @@
 // The `apiaccess` command line (commander). Exit codes: 0 success, 1 failure, 2 bad usage.
-import { readFileSync } from 'node:fs';
+// Only commander is loaded up front: each command imports its implementation when it runs, so
+// `--help` and usage errors do not pay for client-node, pino and prom-client.
 import { Command, CommanderError, Option } from 'commander';
-import { exportKubeconfig, parseDuration, writePrivate } from './commands/kubeconfig-export.ts';
-import { preview, renderPreview } from './commands/preview.ts';
-import { KubeClient } from './kube/client.ts';
-import { ClientConfigError, resolveClientConfig } from './config/client-config.ts';
 import { doctorCommand } from './doctor/command.ts';
 import { CommandExit, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit.ts';
-import { createLogger, type LogFormat } from './log.ts';
-import { Manager } from './manager.ts';
+import type { KubeconfigFlags } from './commands/kubeconfig-export.ts';
+import type { RunFlags } from './commands/run.ts';
 
 export { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit.ts';
 
-interface RunFlags {
-  kubeconfig?: string;
-  apiserverHost?: string;
-  insecureSkipTlsVerify?: boolean;
-  namespace?: string;
-  leaderElect?: boolean;
-  leaderElectionNamespace: string;
-  metricsBindAddress: string;
-  healthProbeBindAddress: string;
-  logLevel: string;
-  logFormat?: LogFormat;
-}
+/** ClientConfigError's code (operator/config/client-config.ts), matched without loading that module. */
+const CLIENT_CONFIG_INVALID = 'ClientConfigInvalid';
 
 export function program(): Command {
   const cli = new Command('apiaccess')
@@ -44,7 +31,7 @@ export function program(): Command {
     .option('--health-probe-bind-address <addr>', 'address of /healthz and /readyz; 0 disables it', ':8081')
     .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
     .addOption(new Option('--log-format <format>', 'json, or pretty (default on a terminal)').choices(['json', 'pretty']))
-    .action(async (flags: RunFlags) => run(flags));
+    .action(async (flags: RunFlags) => (await import('./commands/run.ts')).runOperator(flags));
   cli.addCommand(doctorCommand());
 
   cli
@@ -53,14 +40,7 @@ export function program(): Command {
     .argument('<profile>', 'ApiAccessProfile name')
     .requiredOption('-n, --namespace <ns>', 'namespace of the profile')
     .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG, in-cluster, then ~/.kube/config)')
-    .action(async (profile: string, flags: { namespace: string; kubeconfig?: string }) => {
-      const client = clientFor(flags.kubeconfig);
-      try {
-        process.stdout.write(renderPreview(await preview(client, flags.namespace, profile)));
-      } finally {
-        client.close();
-      }
-    });
+    .action(async (profile: string, flags: { namespace: string; kubeconfig?: string }) => (await import('./commands/preview.ts')).previewCommand(profile, flags));
 
   cli
     .command('kubeconfig')
@@ -71,66 +51,8 @@ export function program(): Command {
     .option('--server <url>', 'API server URL written into the kubeconfig (default: the one you use now)')
     .option('--output <file>', 'write to this file (mode 0600) instead of standard output')
     .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG, in-cluster, then ~/.kube/config)')
-    .action(async (profile: string, flags: { namespace: string; duration: string; server?: string; output?: string; kubeconfig?: string }) => {
-      const durationSeconds = parseDuration(flags.duration);
-      const config = resolveClientConfig(flags.kubeconfig !== undefined ? { kubeconfig: flags.kubeconfig } : {});
-      const cluster = config.kubeConfig.getCurrentCluster();
-      const caPem = cluster?.caData ? Buffer.from(cluster.caData, 'base64').toString('utf8') : cluster?.caFile ? readFileSync(cluster.caFile, 'utf8') : undefined;
-      const client = KubeClient.fromKubeConfig(config.kubeConfig, { userAgent: 'apiaccess-cli' });
-      try {
-        const out = await exportKubeconfig(client, { namespace: flags.namespace, profile, durationSeconds, server: flags.server ?? config.server, ...(caPem ? { caPem } : {}) });
-        if (flags.output !== undefined) writePrivate(flags.output, out.text);
-        else process.stdout.write(out.text);
-        process.stderr.write(`Kubeconfig for ServiceAccount ${flags.namespace}/${out.serviceAccount}${flags.output ? ` written to ${flags.output} (mode 0600)` : ''}; the token expires at ${out.expirationTimestamp}\n`);
-      } finally {
-        client.close();
-      }
-    });
+    .action(async (profile: string, flags: KubeconfigFlags) => (await import('./commands/kubeconfig-export.ts')).kubeconfigCommand(profile, flags));
   return cli;
-}
-
-function clientFor(kubeconfig: string | undefined): KubeClient {
-  const config = resolveClientConfig(kubeconfig !== undefined ? { kubeconfig } : {});
-  for (const warning of config.warnings) process.stderr.write(`warning: ${warning}\n`);
-  return KubeClient.fromKubeConfig(config.kubeConfig, { userAgent: 'apiaccess-cli' });
-}
-
-async function run(flags: RunFlags): Promise<void> {
-  const logger = createLogger({ level: flags.logLevel, ...(flags.logFormat ? { format: flags.logFormat } : {}) });
-  const config = resolveClientConfig({
-    ...(flags.kubeconfig !== undefined ? { kubeconfig: flags.kubeconfig } : {}),
-    ...(flags.apiserverHost !== undefined ? { apiserverHost: flags.apiserverHost } : {}),
-    insecureSkipTlsVerify: flags.insecureSkipTlsVerify === true,
-  });
-  logger.info({ source: config.source, reason: config.reason, server: config.server, context: config.context }, 'Loaded client configuration');
-  for (const warning of config.warnings) logger.warn(warning);
-  const manager = new Manager({
-    clientConfig: config,
-    logger,
-    leaderElect: flags.leaderElect === true,
-    leaderElectionNamespace: flags.leaderElectionNamespace,
-    metricsBindAddress: flags.metricsBindAddress,
-    healthProbeBindAddress: flags.healthProbeBindAddress,
-    ...(flags.namespace !== undefined ? { namespace: flags.namespace } : {}),
-    onLeadershipLost: () => process.kill(process.pid, 'SIGTERM'),
-  });
-  const stopped = new Promise<void>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string): void => {
-      if (stopping) return;
-      stopping = true;
-      logger.info({ signal }, 'Stopping');
-      manager
-        .stop()
-        .then(() => logger.info('Stopped'))
-        .catch((error: unknown) => logger.error({ err: error }, 'Stopped with an error'))
-        .finally(resolve);
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
-  await manager.start();
-  await stopped;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -143,7 +65,7 @@ export async function main(argv: string[]): Promise<number> {
       if (error.message !== '') process.stderr.write(`apiaccess: ${error.message}\n`);
       return error.exitCode;
     }
-    if (error instanceof ClientConfigError) {
+    if (error instanceof Error && (error as { code?: unknown }).code === CLIENT_CONFIG_INVALID) {
       process.stderr.write(`apiaccess: ${error.message}\n`);
       return EXIT_USAGE;
     }

@@ -1,12 +1,7 @@
-// Foreign clients that tests drive unmodified: Debian's kubectl (1.20) and Python client.
-// test/kube/install-clients.sh installs both on a fresh machine.
+// Programs the tests run on this machine: kubectl of the server's version (the clients that prove
+// access in Pods run inside the clients image instead, see pods.ts).
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
-
-/** Debian's python3-kubernetes lives beside the system interpreter, not beside a pyenv `python3` on PATH. */
-export const SYSTEM_PYTHON = '/usr/bin/python3';
+import { ensureBinaries } from './kube/build.ts';
 
 export interface ProcessResult {
   readonly code: number;
@@ -14,16 +9,12 @@ export interface ProcessResult {
   readonly stderr: string;
 }
 
-/**
- * Debian's kubectl, unpacked from its package into the cache: another package may own
- * /usr/bin/kubectl on the host, so it is not apt-installed.
- */
-export function kubectlPath(): string {
-  const path =
-    process.env.APIACCESS_KUBECTL ??
-    join(process.env.APIACCESS_CACHE_DIR ?? join(homedir(), '.cache', 'apiaccess'), 'debs', 'root', 'usr', 'bin', 'kubectl');
-  if (!existsSync(path)) throw new Error(`kubectl not found at ${path}: run test/kube/install-clients.sh (or set APIACCESS_KUBECTL)`);
-  return path;
+let kubectlBinary: Promise<string> | undefined;
+
+/** kubectl of the server's version, built from the same Kubernetes module as the cluster. */
+export async function serverKubectl(): Promise<string> {
+  kubectlBinary ??= ensureBinaries().then((b) => b.kubectl);
+  return await kubectlBinary;
 }
 
 export interface RunOptions {
@@ -56,5 +47,5 @@ export async function runProgram(program: string, args: readonly string[], optio
  */
 export async function runKubectl(args: readonly string[], kubeconfig: string, options: RunOptions = {}): Promise<ProcessResult> {
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nonexistent', KUBECONFIG: kubeconfig, ...options.env };
-  return await runProgram(kubectlPath(), args, { ...options, env });
+  return await runProgram(await serverKubectl(), args, { ...options, env });
 }

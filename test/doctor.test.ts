@@ -1,6 +1,7 @@
-// `apiaccess doctor` on the real control plane: green inside the pod sandbox in both modes (the
-// ServiceAccount's in-cluster config and the generated kubeconfig), and each broken setup fails at
-// the check that names the cause. Pods are built by hand with the exact shapes of api.md.
+// `apiaccess doctor` on the real cluster: green inside real Pods of the operator image in both modes
+// (the ServiceAccount's in-cluster config and the generated kubeconfig), and each broken setup fails
+// at the check that names the cause. Pods are built by hand with the exact shapes of api.md; the
+// setups a Pod cannot have (a wrong CA, a forged token) run doctor from this machine.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createPrivateKey, sign } from 'node:crypto';
@@ -15,7 +16,8 @@ import type { KubeClient } from '../operator/kube/client.ts';
 import { runProgram, type ProcessResult } from './clients.ts';
 import { applyYaml, createNamespace, kubectl, testCluster, waitFor } from './harness.ts';
 import { adminClient } from './operator-process.ts';
-import { runInPod } from './sandbox/sandbox.ts';
+import { manifest } from './install.ts';
+import { execInPod, readyPod } from './pods.ts';
 
 const BIN = resolve(import.meta.dirname, '..', 'operator', 'bin', 'apiaccess.js');
 const SA = 'doctor-sa';
@@ -60,9 +62,13 @@ function parseReport(result: ProcessResult): DoctorRun {
 
 /** doctor as the kubelet would have started it in the Pod's container. */
 async function doctorInPod(pod: V1Pod, args: readonly string[] = []): Promise<DoctorRun> {
-  const result = await runInPod({ pod, command: [process.execPath, BIN, 'doctor', '--json', ...args], cluster: testCluster() });
-  return parseReport(result);
+  return parseReport(await execInPod(pod as { metadata: { name: string; namespace: string } }, ['apiaccess', 'doctor', '--json', ...args]));
 }
+
+/** The operator image, as the synthesized Deployment names it: it carries the `apiaccess` CLI. */
+const OPERATOR_IMAGE = (manifest('operator.k8s.yaml').find((o) => o.kind === 'Deployment') as unknown as { spec: { template: { spec: { containers: Array<{ image: string }> } } } }).spec.template.spec.containers[0]!.image;
+/** A container that only waits, so doctor can be exec'd into it; non-root, read-only root filesystem. */
+const WAITING_CONTAINER = `{name: app, image: ${OPERATOR_IMAGE}, imagePullPolicy: IfNotPresent, command: [/usr/local/bin/node, -e, "setInterval(() => {}, 3600000)"], securityContext: {runAsNonRoot: true, runAsUser: 65532, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false}`;
 
 /** doctor on this machine with an empty HOME and no KUBECONFIG, so only the flags count. */
 async function doctorHere(args: readonly string[]): Promise<ProcessResult> {
@@ -177,23 +183,24 @@ subjects: [{kind: ServiceAccount, name: ${SA}, namespace: ${ns}}]
     await applyYaml(`
 apiVersion: v1
 kind: Pod
-metadata: {name: sa-mode, namespace: ${ns}}
+metadata: {name: sa-mode, namespace: ${ns}, labels: {doctor: sa-mode}}
 spec:
   serviceAccountName: ${SA}
   automountServiceAccountToken: true
-  containers: [{name: app, image: example/app:1}]
+  terminationGracePeriodSeconds: 1
+  containers: [${WAITING_CONTAINER}}]
 ---
 apiVersion: v1
 kind: Pod
-metadata: {name: kubeconfig-mode, namespace: ${ns}}
+metadata: {name: kubeconfig-mode, namespace: ${ns}, labels: {doctor: kubeconfig-mode}}
 spec:
   serviceAccountName: ${SA}
   automountServiceAccountToken: false
+  terminationGracePeriodSeconds: 1
   containers:
-  - name: app
-    image: example/app:1
-    env: [{name: KUBECONFIG, value: ${MOUNT}/kubeconfig}]
-    volumeMounts: [{name: apiaccess-doctor, mountPath: ${MOUNT}, readOnly: true}]
+  - ${WAITING_CONTAINER},
+     env: [{name: KUBECONFIG, value: ${MOUNT}/kubeconfig}],
+     volumeMounts: [{name: apiaccess-doctor, mountPath: ${MOUNT}, readOnly: true}]}
   volumes:
   - name: apiaccess-doctor
     projected:
@@ -204,15 +211,16 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
-metadata: {name: no-token, namespace: ${ns}}
+metadata: {name: no-token, namespace: ${ns}, labels: {doctor: no-token}}
 spec:
   serviceAccountName: ${SA}
   automountServiceAccountToken: false
-  containers: [{name: app, image: example/app:1}]
+  terminationGracePeriodSeconds: 1
+  containers: [${WAITING_CONTAINER}}]
 `);
-    pods.serviceAccount = (await admin.get<V1Pod>(`/api/v1/namespaces/${ns}/pods/sa-mode`))!;
-    pods.kubeconfig = (await admin.get<V1Pod>(`/api/v1/namespaces/${ns}/pods/kubeconfig-mode`))!;
-    pods.noToken = (await admin.get<V1Pod>(`/api/v1/namespaces/${ns}/pods/no-token`))!;
+    pods.serviceAccount = await readyPod(admin, ns, 'doctor=sa-mode', undefined);
+    pods.kubeconfig = await readyPod(admin, ns, 'doctor=kubeconfig-mode', undefined);
+    pods.noToken = await readyPod(admin, ns, 'doctor=no-token', undefined);
   });
 
   after(() => {

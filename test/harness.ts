@@ -2,6 +2,7 @@
 // test process through APIACCESS_TEST_CLUSTER (the path of its cluster.json).
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
@@ -27,6 +28,27 @@ export function testCluster(): ClusterInfo {
   }
   cached = JSON.parse(readFileSync(path, 'utf8')) as ClusterInfo;
   return cached;
+}
+
+/**
+ * Points this test process at a control plane of its own, with no node (for tests that stop, kill
+ * or count the requests of an operator process, which must be the only operator acting on their
+ * objects). Started beside the shared cluster's folder, so the runner stops it whatever happens to
+ * this process; `stopPrivateControlPlane` in the file's last `after` frees it earlier.
+ */
+export async function usePrivateControlPlane(): Promise<ClusterInfo> {
+  const shared = process.env[TEST_CLUSTER_ENV];
+  if (!shared) testCluster();
+  const { startControlPlane } = await import('./cluster/control-plane.ts');
+  const dir = join(dirname(dirname(shared!)), `private-${process.pid}`);
+  const info = await startControlPlane({ dir, node: false, log: () => undefined });
+  cached = info;
+  return info;
+}
+
+export async function stopPrivateControlPlane(): Promise<void> {
+  const { stopControlPlane } = await import('./cluster/control-plane.ts');
+  if (cached !== undefined && cached.node === undefined) await stopControlPlane(cached);
 }
 
 export function kubeconfigPath(user: UserName = 'admin'): string {
@@ -134,7 +156,7 @@ export async function createNamespace(prefix: string): Promise<string> {
   return name;
 }
 
-/** Debian's kubectl with the kubeconfig of `user` (default admin) or of an explicit file. */
+/** kubectl of the server's version with the kubeconfig of `user` (default admin) or of an explicit file. */
 export async function kubectl(
   args: readonly string[],
   options: { readonly user?: UserName; readonly kubeconfig?: string; readonly input?: string } = {},

@@ -3,14 +3,19 @@
 // client-node's typed serializer drops CRD schema keys it renames (`default`, `enum`,
 // `x-kubernetes-validations`), so it cannot apply a CRD faithfully.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parseAllDocuments, stringify } from 'yaml';
 import { KubeClient, type KubeObject } from '../operator/kube/client.ts';
 import type { ClusterInfo } from './cluster/cluster-info.ts';
 
-const dist = join(import.meta.dirname, '..', 'manifests', 'dist');
+const repoRoot = resolve(import.meta.dirname, '..');
+const dist = join(repoRoot, 'manifests', 'dist');
+/** What a user applies to install the operator: the CRD folder and the synthesized install. */
+export const INSTALL_FILES = [join(repoRoot, 'crds'), join(dist, 'operator.k8s.yaml')] as const;
+const LEASE_NAME = 'apiaccess-operator';
+const OPERATOR_SELECTOR = 'app.kubernetes.io/name=apiaccess-operator';
 export const OPERATOR_NAMESPACE = 'apiaccess-system';
 export const OPERATOR_SA = 'apiaccess-operator';
 const CRD_PATH = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/apiaccessprofiles.apiaccess.dev';
@@ -86,4 +91,39 @@ export async function writeOperatorKubeconfig(info: ClusterInfo, file: string, e
   } finally {
     client.close();
   }
+}
+
+type ProgramRun = (args: readonly string[], options?: { input?: string }) => Promise<{ code: number; stdout: string; stderr: string }>;
+
+/** `kubectl apply -f` of files or folders (or of YAML text on stdin), failing with kubectl's own message. */
+export async function kubectlApply(kubectl: ProgramRun, sources: readonly string[] | { yaml: string }): Promise<string> {
+  const args = 'yaml' in sources ? ['apply', '-f', '-'] : ['apply', ...sources.flatMap((f) => ['-f', f])];
+  const result = await kubectl(args, 'yaml' in sources ? { input: sources.yaml } : {});
+  if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (exit ${result.code}):\n${result.stderr || result.stdout}`);
+  return result.stdout;
+}
+
+interface Condition { type: string; status: string; reason?: string; message?: string }
+type Deployment = KubeObject & { status?: { conditions?: Condition[]; availableReplicas?: number } };
+type Pod = KubeObject & { status?: { phase?: string; containerStatuses?: Array<{ ready: boolean; state?: { waiting?: { reason?: string; message?: string } } }> } };
+
+/**
+ * Waits until the operator Deployment is Available and one of its ready Pods holds the leader Lease;
+ * resolves with that Pod's name. On timeout the error says what was missing (Pod states included).
+ */
+export async function waitForOperator(client: KubeClient, timeoutMs = 180_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let missing = '';
+  while (Date.now() < deadline) {
+    const deployment = await client.get<Deployment>(`/apis/apps/v1/namespaces/${OPERATOR_NAMESPACE}/deployments/${OPERATOR_SA}`);
+    const available = deployment?.status?.conditions?.find((c) => c.type === 'Available');
+    const lease = await client.get<{ spec?: { holderIdentity?: string } }>(`/apis/coordination.k8s.io/v1/namespaces/${OPERATOR_NAMESPACE}/leases/${LEASE_NAME}`);
+    const pods = await client.request<{ items: Pod[] }>('GET', `/api/v1/namespaces/${OPERATOR_NAMESPACE}/pods`, { query: { labelSelector: OPERATOR_SELECTOR } });
+    const leader = pods.items.find((p) => p.metadata.name === lease?.spec?.holderIdentity && p.status?.containerStatuses?.every((c) => c.ready));
+    if (available?.status === 'True' && leader !== undefined) return leader.metadata.name;
+    const states = pods.items.map((p) => `${p.metadata.name} ${p.status?.phase ?? '?'}${(p.status?.containerStatuses ?? []).map((c) => (c.state?.waiting ? ` ${c.state.waiting.reason ?? ''} ${c.state.waiting.message ?? ''}` : '')).join('')}`);
+    missing = `Deployment Available=${available?.status ?? 'unknown'} (${available?.message ?? 'no status yet'}); Lease holder ${lease?.spec?.holderIdentity ?? 'none'}; Pods: ${states.join('; ') || 'none'}`;
+    await sleep(500);
+  }
+  throw new Error(`The operator did not become ready within ${timeoutMs / 1000} s: ${missing}`);
 }

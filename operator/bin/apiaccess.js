@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx's loader, so `npx apiaccess` works from a checkout without a build step.
-import { register } from 'tsx/esm/api';
+// The `apiaccess` command: runs the compiled CLI in dist/ (`npm run build`, run by `npm ci` through
+// `prepare`). Plain JavaScript on purpose: no TypeScript loader at run time.
+import { main } from '../../dist/operator/cli.js';
 
-register();
-const { main } = await import('../cli.ts');
 process.exitCode = await main(process.argv);

@@ -1,9 +1,10 @@
 // `apiaccess kubeconfig PROFILE -n NS`: a kubeconfig for the profile's ServiceAccount, for use outside
 // the cluster. The token comes from TokenRequest (so it expires), the CA is embedded.
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 import { parseSpec } from '../../crds/apiaccessprofile.ts';
-import type { KubeClient, KubeObject } from '../kube/client.ts';
+import { resolveClientConfig } from '../config/client-config.ts';
+import { KubeClient, type KubeObject } from '../kube/client.ts';
 import { objectPath, RESOURCES } from '../kube/resources.ts';
 import { CommandExit, EXIT_FAILURE, EXIT_USAGE } from '../exit.ts';
 
@@ -67,4 +68,29 @@ export async function exportKubeconfig(client: KubeClient, input: ExportInput): 
 export function writePrivate(file: string, text: string): void {
   writeFileSync(file, text, { mode: 0o600 });
   chmodSync(file, 0o600);
+}
+
+export interface KubeconfigFlags {
+  namespace: string;
+  duration: string;
+  server?: string;
+  output?: string;
+  kubeconfig?: string;
+}
+
+/** The `apiaccess kubeconfig` action: prints (or writes) the kubeconfig and says when its token expires. */
+export async function kubeconfigCommand(profile: string, flags: KubeconfigFlags): Promise<void> {
+  const durationSeconds = parseDuration(flags.duration);
+  const config = resolveClientConfig(flags.kubeconfig !== undefined ? { kubeconfig: flags.kubeconfig } : {});
+  const cluster = config.kubeConfig.getCurrentCluster();
+  const caPem = cluster?.caData ? Buffer.from(cluster.caData, 'base64').toString('utf8') : cluster?.caFile ? readFileSync(cluster.caFile, 'utf8') : undefined;
+  const client = KubeClient.fromKubeConfig(config.kubeConfig, { userAgent: 'apiaccess-cli' });
+  try {
+    const out = await exportKubeconfig(client, { namespace: flags.namespace, profile, durationSeconds, server: flags.server ?? config.server, ...(caPem ? { caPem } : {}) });
+    if (flags.output !== undefined) writePrivate(flags.output, out.text);
+    else process.stdout.write(out.text);
+    process.stderr.write(`Kubeconfig for ServiceAccount ${flags.namespace}/${out.serviceAccount}${flags.output ? ` written to ${flags.output} (mode 0600)` : ''}; the token expires at ${out.expirationTimestamp}\n`);
+  } finally {
+    client.close();
+  }
 }

@@ -11,6 +11,7 @@ import { contains } from '../desired/subset.ts';
 import { carriesInjection, containerNames, isWorkloadKind, support, WORKLOAD_KINDS, workloadApplyConfig, type WorkloadKind } from '../desired/workload.ts';
 import type { KubeClient, KubeObject } from '../kube/client.ts';
 import { collectionPath, objectPath, RESOURCES } from '../kube/resources.ts';
+import { cliClient } from './client.ts';
 import { CommandExit, EXIT_FAILURE } from '../exit.ts';
 
 type Desired = KubeObject & { apiVersion: string; kind: string };
@@ -80,4 +81,14 @@ export function renderPreview(items: readonly PreviewItem[]): string {
       return item.applied !== undefined && item.action !== 'unchanged' ? `${head}\n${stringify(item.applied)}` : `${head}\n`;
     })
     .join('---\n');
+}
+
+/** The `apiaccess preview` action: prints the preview of one profile. */
+export async function previewCommand(profile: string, flags: { namespace: string; kubeconfig?: string }): Promise<void> {
+  const client = cliClient(flags.kubeconfig);
+  try {
+    process.stdout.write(renderPreview(await preview(client, flags.namespace, profile)));
+  } finally {
+    client.close();
+  }
 }

@@ -41,6 +41,7 @@ export const Reason = {
   FieldConflict: 'FieldConflict',
   UnsupportedWorkload: 'UnsupportedWorkload',
   ContainerNotFound: 'ContainerNotFound',
+  KubeconfigUnreadable: 'KubeconfigUnreadable',
   ProfileNotFound: 'ProfileNotFound',
   // AccessVerified
   AccessAllowed: 'AccessAllowed',

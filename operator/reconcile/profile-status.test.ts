@@ -82,4 +82,19 @@ describe('profile status', () => {
     assert.equal(bound?.reason, 'FieldConflict');
     assert.match(bound?.message ?? '', /^Deployment team-a\/b: field .*serviceAccountName/);
   });
+
+  it('a workload whose container cannot read its kubeconfig keeps WorkloadsBound False, naming the container', () => {
+    const o = observation({
+      workloads: [
+        { ref: 'Deployment team-a/a', state: 'bound', message: '' },
+        { ref: 'Deployment team-a/e', state: 'unreadable', message: 'container agent runs as uid 65532 and cannot read /etc/kip/kubeconfig' },
+      ],
+    });
+    const s = profileStatus(o, undefined, T0);
+    const bound = s.conditions?.find((c) => c.type === 'WorkloadsBound');
+    assert.equal(bound?.status, 'False');
+    assert.equal(bound?.reason, 'KubeconfigUnreadable');
+    assert.match(bound?.message ?? '', /^Deployment team-a\/e: container agent runs as uid 65532/);
+    assert.equal(s.workloads?.bound, 1, 'an unreadable workload is not counted as bound');
+  });
 });

@@ -11,7 +11,8 @@ export type CredentialsObservation =
   | { source: 'ConfigMap'; name: string; key: string; found: true; inspection: KubeconfigInspection | undefined }
   | { source: 'Secret'; name: string };
 
-export type BindingState = 'bound' | 'pending' | 'conflicted' | 'unsupported' | 'containerNotFound';
+/** `unreadable`: injected, but a container cannot read its kubeconfig (see desired/readability.ts). */
+export type BindingState = 'bound' | 'pending' | 'conflicted' | 'unsupported' | 'containerNotFound' | 'unreadable';
 
 export interface WorkloadBinding {
   /** e.g. Deployment team-a/agent */
@@ -105,6 +106,7 @@ export function protectionCondition(o: ProfileObservation): ConditionInput | und
 const BLOCKING: Array<[BindingState, ConditionInput['reason']]> = [
   ['conflicted', Reason.FieldConflict],
   ['containerNotFound', Reason.ContainerNotFound],
+  ['unreadable', Reason.KubeconfigUnreadable],
   ['unsupported', Reason.UnsupportedWorkload],
   ['pending', Reason.RolloutPending],
 ];

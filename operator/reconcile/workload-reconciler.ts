@@ -4,12 +4,14 @@
 import type { Logger } from 'pino';
 import { FIELD_MANAGER, INJECTED_LABEL, parseSpec, PROFILE_LABEL, type ApiAccessProfileObject } from '../../crds/apiaccessprofile.ts';
 import { podTemplateInjection } from '../desired/pod-template.ts';
-import { resolveProfile } from '../desired/profile.ts';
+import { kubeconfigPath, resolveProfile } from '../desired/profile.ts';
+import { unreadableKubeconfig } from '../desired/readability.ts';
 import {
   carriesInjection,
   configHashOf,
   containerNames,
   isWorkloadKind,
+  podTemplate,
   replacesPodsOnTemplateChange,
   support,
   workloadApplyConfig,
@@ -112,6 +114,16 @@ export class WorkloadReconciler {
       }
       this.d.logger.info({ workload: ref, profile: profileName, hash }, `Injected ${resolved.auth} access into ${kind}`);
       await this.event(workload, 'Normal', 'Injected', `Injected ${resolved.auth} access of ApiAccessProfile ${profileName} (config-hash ${hash})`);
+    }
+
+    const k = resolved.kubeconfig;
+    const mounted = (injection.spec.containers ?? []).map((c) => c.name);
+    const unreadable = k === undefined ? [] : unreadableKubeconfig(podTemplate(workload), mounted, kubeconfigPath(k), k.fileMode);
+    if (unreadable.length > 0) {
+      const message = unreadable.map((u) => u.message).join('; ');
+      bind('unreadable', message);
+      await this.event(workload, 'Warning', Reason.KubeconfigUnreadable, message);
+      return;
     }
 
     if (!replacesPodsOnTemplateChange(workload)) {

@@ -7,9 +7,29 @@ import type { ComponentProcess } from './processes.ts';
 /** Users with a kubeconfig: `admin` (system:masters), `alice` (no rights), `kip-agent` (client cert, O=apiaccess:kip, no rights). */
 export type UserName = 'admin' | 'alice' | 'kip-agent';
 
+/** The cluster's one node, when it has one (`npm run cluster -- up` without `--no-node`). */
+export interface NodeInfo {
+  /** The Node's name: its address (the API server dials it by name; an IP needs no resolver). */
+  readonly name: string;
+  /** On a bridge of its own; the API server serves and advertises here too. */
+  readonly address: string;
+  /** containerd's socket path (`ctr --address`); images go into its `k8s.io` namespace. */
+  readonly containerdAddress: string;
+  readonly podCIDR: string;
+  /** ClusterIP of `kube-dns`, the Pods' nameserver. */
+  readonly clusterDNS: string;
+  readonly clusterDomain: string;
+  /** containerd's sandbox image, imported at start. */
+  readonly pauseImage: string;
+  readonly kubeletVersion: string;
+  readonly corednsVersion: string;
+  /** What the host looked like before the node started; `down` restores it. */
+  readonly hostStateFile: string;
+}
+
 export interface ClusterInfo {
   readonly dir: string;
-  /** https://127.0.0.1:<port> */
+  /** https://127.0.0.1:<port>, or https://<node address>:<port> when the cluster has a node */
   readonly server: string;
   readonly caFile: string;
   readonly kubeconfigs: Readonly<Record<UserName, string>>;
@@ -26,8 +46,11 @@ export interface ClusterInfo {
   };
   /** ClusterIP of the `kubernetes` Service (10.96.0.1). */
   readonly kubernetesServiceIP: string;
-  readonly versions: { readonly kubernetes: string; readonly etcd: string };
+  readonly versions: { readonly kubernetes: string; readonly etcd: string; readonly coredns?: string };
   readonly etcdUrl: string;
+  /** The API server's audit log (JSON lines, level Metadata: user, groups, extra such as credential-id). */
+  readonly auditLog: string;
+  readonly node?: NodeInfo;
   readonly processes: readonly ComponentProcess[];
 }
 

@@ -26,6 +26,8 @@ export interface KeyPair {
 export interface Pki {
   readonly ca: KeyPair;
   readonly serving: KeyPair;
+  /** Further serving certificates by name (the kubelet's), signed by the same CA. */
+  readonly servers: Readonly<Record<string, KeyPair>>;
   /** Client certificates by user name (CN); their O fields are the groups. */
   readonly clients: Readonly<Record<string, KeyPair>>;
   /** Signs ServiceAccount tokens (kube-controller-manager and kube-apiserver). */
@@ -38,7 +40,19 @@ export interface ClientIdentity {
   readonly groups: readonly string[];
 }
 
-export async function createPki(dir: string, clients: readonly ClientIdentity[]): Promise<Pki> {
+export interface ServerIdentity {
+  readonly name: string;
+  readonly commonName: string;
+  readonly ips: readonly string[];
+}
+
+export interface PkiOptions {
+  /** Addresses the API server serves on besides 127.0.0.1 and the service IP (the node address). */
+  readonly apiserverIPs?: readonly string[];
+  readonly servers?: readonly ServerIdentity[];
+}
+
+export async function createPki(dir: string, clients: readonly ClientIdentity[], options: PkiOptions = {}): Promise<Pki> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const ca = { certFile: join(dir, 'ca.crt'), keyFile: join(dir, 'ca.key') };
   await openssl(['req', '-x509', ...newEcKey(ca.keyFile), '-out', ca.certFile, '-days', '3650',
@@ -46,11 +60,20 @@ export async function createPki(dir: string, clients: readonly ClientIdentity[])
     '-addext', 'basicConstraints=critical,CA:TRUE',
     '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature']);
 
-  const sans = [...SERVING_NAMES.map((n) => `DNS:${n}`), 'IP:127.0.0.1', `IP:${KUBERNETES_SERVICE_IP}`];
+  const ips = ['127.0.0.1', KUBERNETES_SERVICE_IP, ...(options.apiserverIPs ?? [])];
+  const sans = [...SERVING_NAMES.map((n) => `DNS:${n}`), ...ips.map((ip) => `IP:${ip}`)];
   const serving = await issue(dir, ca, 'apiserver', '/CN=kube-apiserver', [
     `subjectAltName=${sans.join(',')}`,
     'extendedKeyUsage=serverAuth',
   ]);
+
+  const servers: Record<string, KeyPair> = {};
+  for (const server of options.servers ?? []) {
+    servers[server.name] = await issue(dir, ca, `server-${server.name}`, `/CN=${server.commonName}`, [
+      `subjectAltName=${server.ips.map((ip) => `IP:${ip}`).join(',')}`,
+      'extendedKeyUsage=serverAuth',
+    ]);
+  }
 
   const issued: Record<string, KeyPair> = {};
   for (const client of clients) {
@@ -64,7 +87,7 @@ export async function createPki(dir: string, clients: readonly ClientIdentity[])
   const serviceAccountPublicKey = join(dir, 'sa.pub');
   await openssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', serviceAccountKey]);
   await openssl(['pkey', '-in', serviceAccountKey, '-pubout', '-out', serviceAccountPublicKey]);
-  return { ca, serving, clients: issued, serviceAccountKey, serviceAccountPublicKey };
+  return { ca, serving, servers, clients: issued, serviceAccountKey, serviceAccountPublicKey };
 }
 
 async function issue(dir: string, ca: KeyPair, name: string, subject: string, extensions: readonly string[]): Promise<KeyPair> {

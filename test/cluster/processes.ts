@@ -19,11 +19,11 @@ export interface Started extends ComponentProcess {
 
 const STOP_GRACE_MS = 10_000;
 
-export function startDetached(name: string, binary: string, args: readonly string[], logFile: string): Started {
+export function startDetached(name: string, binary: string, args: readonly string[], logFile: string, env?: NodeJS.ProcessEnv): Started {
   const log = openSync(logFile, 'a');
   let child: ChildProcess;
   try {
-    child = spawn(binary, args, { detached: true, stdio: ['ignore', log, log] });
+    child = spawn(binary, args, { detached: true, stdio: ['ignore', log, log], env: env ?? process.env });
   } finally {
     closeSync(log);
   }

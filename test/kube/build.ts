@@ -1,5 +1,5 @@
-// Builds kube-apiserver, kube-controller-manager and etcd from their Go modules, once per version,
-// into the binary cache (APIACCESS_CACHE_DIR, default ~/.cache/apiaccess). Builds run in a temporary
+// Builds the local cluster's Kubernetes commands, etcd and CoreDNS from their Go modules, once per
+// version, into the binary cache (APIACCESS_CACHE_DIR, default ~/.cache/apiaccess). Builds run in a temporary
 // copy of the wrapper module so the checkout never receives build output.
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
@@ -12,8 +12,14 @@ export interface Binaries {
   readonly etcd: string;
   readonly kubeApiserver: string;
   readonly kubeControllerManager: string;
+  readonly kubeScheduler: string;
+  readonly kubelet: string;
+  readonly kubeProxy: string;
+  readonly kubectl: string;
+  readonly coredns: string;
   readonly kubernetesVersion: string;
   readonly etcdVersion: string;
+  readonly corednsVersion: string;
 }
 
 interface BuildGroup {
@@ -39,15 +45,23 @@ export function binaryPath(name: string, version: string): string {
 export async function ensureBinaries(): Promise<Binaries> {
   const kubernetes = await kubernetesGroup();
   const etcd = await etcdGroup();
+  const coredns = await corednsGroup();
   // One group at a time: each link of kube-apiserver takes ~2 GiB and both cores.
   await ensureGroup(kubernetes);
   await ensureGroup(etcd);
+  await ensureGroup(coredns);
   return {
     etcd: binaryPath('etcd', etcd.version),
     kubeApiserver: binaryPath('kube-apiserver', kubernetes.version),
     kubeControllerManager: binaryPath('kube-controller-manager', kubernetes.version),
+    kubeScheduler: binaryPath('kube-scheduler', kubernetes.version),
+    kubelet: binaryPath('kubelet', kubernetes.version),
+    kubeProxy: binaryPath('kube-proxy', kubernetes.version),
+    kubectl: binaryPath('kubectl', kubernetes.version),
+    coredns: binaryPath('coredns', coredns.version),
     kubernetesVersion: kubernetes.version,
     etcdVersion: etcd.version,
+    corednsVersion: coredns.version,
   };
 }
 
@@ -67,6 +81,10 @@ async function kubernetesGroup(): Promise<BuildGroup> {
     commands: [
       { name: 'kube-apiserver', pkg: 'k8s.io/kubernetes/cmd/kube-apiserver' },
       { name: 'kube-controller-manager', pkg: 'k8s.io/kubernetes/cmd/kube-controller-manager' },
+      { name: 'kube-scheduler', pkg: 'k8s.io/kubernetes/cmd/kube-scheduler' },
+      { name: 'kubelet', pkg: 'k8s.io/kubernetes/cmd/kubelet' },
+      { name: 'kube-proxy', pkg: 'k8s.io/kubernetes/cmd/kube-proxy' },
+      { name: 'kubectl', pkg: 'k8s.io/kubernetes/cmd/kubectl' },
     ],
     ldflags: stamp.join(' '),
   };
@@ -75,6 +93,12 @@ async function kubernetesGroup(): Promise<BuildGroup> {
 async function etcdGroup(): Promise<BuildGroup> {
   const version = await requiredVersion('etcd', 'go.etcd.io/etcd/server/v3');
   return { module: 'etcd', version, commands: [{ name: 'etcd', pkg: 'go.etcd.io/etcd/server/v3' }], ldflags: '' };
+}
+
+/** CoreDNS's own main package with its default plugins (the `kubernetes` plugin among them). */
+async function corednsGroup(): Promise<BuildGroup> {
+  const version = await requiredVersion('coredns', 'github.com/coredns/coredns');
+  return { module: 'coredns', version, commands: [{ name: 'coredns', pkg: 'github.com/coredns/coredns' }], ldflags: '' };
 }
 
 /** The wrapper go.mod is the single place where a version is pinned. */
@@ -128,7 +152,8 @@ async function build(group: BuildGroup): Promise<void> {
 }
 
 async function goBuild(group: BuildGroup, work: string, outDir: string): Promise<void> {
-  // `-o dir/` names each binary after its package; etcd's package path ends in /v3, so name it.
+  // `-o dir/` names each binary after its package; etcd's package path ends in /v3, so name it
+  // (and every other single-command group, CoreDNS's included).
   const out = group.commands.length === 1 ? join(outDir, group.commands[0]!.name) : `${outDir}/`;
   const args = ['build', '-trimpath', '-tags', 'selinux,notest', '-ldflags', group.ldflags, '-o', out];
   args.push(...group.commands.map((c) => c.pkg));

@@ -1,0 +1,57 @@
+// `apiaccess run`: the operator process. Loaded only for this command (client-node, pino and
+// prom-client cost most of the CLI's start-up).
+import { resolveClientConfig } from '../config/client-config.ts';
+import type { LogFormat } from '../log.ts';
+import { createLogger } from '../log.ts';
+import { Manager } from '../manager.ts';
+
+export interface RunFlags {
+  kubeconfig?: string;
+  apiserverHost?: string;
+  insecureSkipTlsVerify?: boolean;
+  namespace?: string;
+  leaderElect?: boolean;
+  leaderElectionNamespace: string;
+  metricsBindAddress: string;
+  healthProbeBindAddress: string;
+  logLevel: string;
+  logFormat?: LogFormat;
+}
+
+export async function runOperator(flags: RunFlags): Promise<void> {
+  const logger = createLogger({ level: flags.logLevel, ...(flags.logFormat ? { format: flags.logFormat } : {}) });
+  const config = resolveClientConfig({
+    ...(flags.kubeconfig !== undefined ? { kubeconfig: flags.kubeconfig } : {}),
+    ...(flags.apiserverHost !== undefined ? { apiserverHost: flags.apiserverHost } : {}),
+    insecureSkipTlsVerify: flags.insecureSkipTlsVerify === true,
+  });
+  logger.info({ source: config.source, reason: config.reason, server: config.server, context: config.context }, 'Loaded client configuration');
+  for (const warning of config.warnings) logger.warn(warning);
+  const manager = new Manager({
+    clientConfig: config,
+    logger,
+    leaderElect: flags.leaderElect === true,
+    leaderElectionNamespace: flags.leaderElectionNamespace,
+    metricsBindAddress: flags.metricsBindAddress,
+    healthProbeBindAddress: flags.healthProbeBindAddress,
+    ...(flags.namespace !== undefined ? { namespace: flags.namespace } : {}),
+    onLeadershipLost: () => process.kill(process.pid, 'SIGTERM'),
+  });
+  const stopped = new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'Stopping');
+      manager
+        .stop()
+        .then(() => logger.info('Stopped'))
+        .catch((error: unknown) => logger.error({ err: error }, 'Stopped with an error'))
+        .finally(resolve);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  await manager.start();
+  await stopped;
+}

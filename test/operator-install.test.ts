@@ -1,0 +1,79 @@
+// The install a user applies (`kubectl apply -f crds/ -f manifests/dist/operator.k8s.yaml`), running
+// on the real node: the synthesized Deployment's Pods run the operator image as non-root on a
+// read-only root filesystem, as their own ServiceAccount with exactly the synthesized RBAC; one
+// replica leads through the Lease; probes and metrics answer; `doctor` runs inside the Pod.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { KubeClient, KubeObject } from '../operator/kube/client.ts';
+import { auditEventsSince, POD_NAME } from './audit.ts';
+import { manifest, OPERATOR_NAMESPACE, OPERATOR_SA, waitForOperator } from './install.ts';
+import { adminClient } from './operator-process.ts';
+import { execInPod } from './pods.ts';
+
+type Pod = KubeObject & { spec?: any; status?: any };
+
+let admin: KubeClient;
+let pods: Pod[] = [];
+let leader = '';
+
+const synthesized = (): any => manifest('operator.k8s.yaml').find((o) => o.kind === 'Deployment');
+
+describe('the synthesized install on the real node', () => {
+  before(async () => {
+    admin = adminClient();
+    leader = await waitForOperator(admin);
+    pods = (await admin.request<{ items: Pod[] }>('GET', `/api/v1/namespaces/${OPERATOR_NAMESPACE}/pods`, { query: { labelSelector: 'app.kubernetes.io/name=apiaccess-operator' } })).items.filter(
+      (p) => p.metadata.deletionTimestamp === undefined,
+    );
+  });
+  after(() => admin?.close());
+
+  it('runs the replicas the Deployment names, from the image it names, as non-root on a read-only root filesystem', () => {
+    const deployment = synthesized();
+    assert.equal(pods.filter((p) => p.status?.phase === 'Running').length, deployment.spec.replicas);
+    for (const pod of pods) {
+      const container = pod.spec.containers[0];
+      assert.equal(container.image, deployment.spec.template.spec.containers[0].image);
+      assert.equal(pod.spec.serviceAccountName, OPERATOR_SA);
+      assert.equal(container.securityContext.readOnlyRootFilesystem, true);
+      assert.equal(pod.status.containerStatuses[0].restartCount, 0, `${pod.metadata.name} restarted`);
+    }
+  });
+
+  it('the container really is uid 65532 and cannot write its root filesystem', async () => {
+    const pod = pods.find((p) => p.metadata.name === leader)!;
+    const id = await execInPod(pod, ['/usr/local/bin/node', '-e', "process.stdout.write(`${process.getuid()}:${process.getgid()}`); try { require('fs').writeFileSync('/probe', 'x'); console.log(' writable') } catch (e) { console.log(' ' + e.code) }"]);
+    assert.equal(id.code, 0, id.stderr);
+    assert.equal(id.stdout.trim(), '65532:65532 EROFS');
+  });
+
+  it('exactly one replica leads through the Lease; every replica answers its probes; the leader serves metrics', async () => {
+    const lease = await admin.get<{ spec?: { holderIdentity?: string } }>(`/apis/coordination.k8s.io/v1/namespaces/${OPERATOR_NAMESPACE}/leases/apiaccess-operator`);
+    assert.equal(lease?.spec?.holderIdentity, leader);
+    for (const pod of pods) {
+      const ip = pod.status.podIP as string;
+      assert.equal((await fetch(`http://${ip}:8081/healthz`)).status, 200, `${pod.metadata.name} /healthz`);
+      assert.equal((await fetch(`http://${ip}:8081/readyz`)).status, 200, `${pod.metadata.name} /readyz`);
+    }
+    const ip = pods.find((p) => p.metadata.name === leader)!.status.podIP as string;
+    const metrics = await (await fetch(`http://${ip}:8080/metrics`)).text();
+    assert.match(metrics, /^apiaccess_kube_requests_total\{/m);
+  });
+
+  it('talks to the API as its own ServiceAccount, with the token the kubelet bound to its Pod', async () => {
+    const events = await auditEventsSince(0, (e) => e.user.extra?.[POD_NAME]?.[0] === leader);
+    assert.ok(events.length > 0, 'no audited request from the leader Pod');
+    assert.deepEqual([...new Set(events.map((e) => e.user.username))], [`system:serviceaccount:${OPERATOR_NAMESPACE}:${OPERATOR_SA}`]);
+  });
+
+  it('`apiaccess doctor` inside the operator Pod finds the in-cluster config, the ServiceAccount and its rights', async () => {
+    const pod = pods.find((p) => p.metadata.name === leader)!;
+    const run = await execInPod(pod, ['apiaccess', 'doctor', '--json', '--can', 'list', 'apiaccessprofiles.apiaccess.dev', '--can', 'get', 'secrets']);
+    const report = JSON.parse(run.stdout) as { ok: boolean; source: string; identity: { username: string }; checks: Array<{ name: string; verdict: string; summary: string }> };
+    assert.equal(report.source, 'in-cluster');
+    assert.equal(report.identity.username, `system:serviceaccount:${OPERATOR_NAMESPACE}:${OPERATOR_SA}`);
+    const can = report.checks.filter((c) => c.name.startsWith('can'));
+    assert.deepEqual(can.map((c) => c.verdict), ['pass', 'fail'], JSON.stringify(can));
+    assert.equal(run.code, 1, 'the operator may not read Secrets, and doctor says so with exit 1');
+  });
+});

@@ -1,0 +1,64 @@
+// Real Pods on the local node, for end-to-end tests: find the Pod a controller made from a
+// workload's current template, run an unmodified client inside it with `kubectl exec` (the kubelet
+// started it with exactly the credentials it mounted), or run a Pod to completion and read its logs.
+import type { V1Pod } from '@kubernetes/client-node';
+import type { KubeClient, KubeObject } from '../operator/kube/client.ts';
+import { runKubectl, type ProcessResult } from './clients.ts';
+import { kubeconfigPath, waitFor } from './harness.ts';
+
+const HASH = 'apiaccess.dev/config-hash';
+/** A Pod start on the loaded 2-core node: image already imported, so seconds; slack for CI load. */
+const POD_START_MS = 120_000;
+
+type Pod = V1Pod & KubeObject;
+
+function isReady(pod: Pod): boolean {
+  return pod.metadata.deletionTimestamp === undefined && pod.status?.phase === 'Running' && (pod.status.containerStatuses ?? []).every((c) => c.ready);
+}
+
+/**
+ * A Running, ready Pod of the workload (matched by `selector`) whose config hash equals the
+ * workload template's `hash` (or carries none when `hash` is undefined).
+ */
+export async function readyPod(admin: KubeClient, namespace: string, selector: string, hash: string | undefined, what = selector): Promise<Pod> {
+  return await waitFor(
+    async () => {
+      const pods = await admin.request<{ items: Pod[] }>('GET', `/api/v1/namespaces/${namespace}/pods`, { query: { labelSelector: selector } });
+      return pods.items.find((p) => p.metadata.annotations?.[HASH] === hash && isReady(p));
+    },
+    { timeoutMs: POD_START_MS, intervalMs: 500, what: `a ready Pod of ${what} with config-hash ${hash ?? '(none)'}` },
+  );
+}
+
+/** Runs `command` (argv, or a string for `sh -c`) in a container of a running Pod. */
+export async function execInPod(pod: { metadata: { name: string; namespace?: string } }, command: readonly string[] | string, container?: string): Promise<ProcessResult> {
+  const argv = typeof command === 'string' ? ['sh', '-c', command] : command;
+  const args = ['exec', '-n', pod.metadata.namespace ?? '', pod.metadata.name, ...(container !== undefined ? ['-c', container] : []), '--', ...argv];
+  return await runKubectl(args, kubeconfigPath('admin'), { timeoutMs: 120_000 });
+}
+
+export interface CompletedPod {
+  readonly pod: Pod;
+  /** The container's exit code. */
+  readonly code: number;
+  readonly logs: string;
+}
+
+/**
+ * Creates the Pod (restartPolicy Never), waits until its first container terminated and returns its
+ * exit code and logs. The Pod stays for inspection; its namespace goes with the test.
+ */
+export async function runToCompletion(admin: KubeClient, pod: object, timeoutMs = POD_START_MS): Promise<CompletedPod> {
+  const created = await admin.request<Pod>('POST', `/api/v1/namespaces/${(pod as Pod).metadata.namespace}/pods`, { body: pod });
+  const path = `/api/v1/namespaces/${created.metadata.namespace}/pods/${created.metadata.name}`;
+  const done = await waitFor(
+    async () => {
+      const p = await admin.get<Pod>(path);
+      return p?.status?.containerStatuses?.[0]?.state?.terminated !== undefined ? p : undefined;
+    },
+    { timeoutMs, intervalMs: 500, what: `Pod ${created.metadata.name} to terminate` },
+  );
+  // The log endpoint answers text/plain, which the client returns as is.
+  const logs = (await admin.request<string | undefined>('GET', `${path}/log`)) ?? '';
+  return { pod: done, code: done.status?.containerStatuses?.[0]?.state?.terminated?.exitCode ?? -1, logs };
+}
