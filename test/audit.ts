@@ -1,6 +1,6 @@
 // The API server's audit log (Metadata level, one JSON event per line; its path is in cluster.json):
-// who really sent which request, with which credential. Tests read only the part written after a
-// mark, so a long run's log is never parsed whole.
+// who really sent which request, with which credential. Tests read the part written after a mark
+// (`auditMark`), so a long run's log is not parsed again and again.
 import { open, stat } from 'node:fs/promises';
 import { testCluster } from './harness.ts';
 

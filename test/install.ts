@@ -49,11 +49,11 @@ export async function applyAll(kubeconfigFile: string, objects: readonly object[
 }
 
 /**
- * The CRD, the operator's namespace, ServiceAccount and RBAC, and the CRD Established. The operator's
- * Deployment and Service are left out unless asked for: without a kubelet its Pods would stay Pending.
+ * The CRD, the operator's namespace, ServiceAccount and RBAC, and the CRD Established, without the
+ * Deployment: for a private control plane where the test runs the operator process itself.
  */
-export async function installOperator(info: ClusterInfo, opts: { withDeployment?: boolean } = {}): Promise<void> {
-  const objects = manifest('operator.k8s.yaml').filter((o) => opts.withDeployment === true || (o.kind !== 'Deployment' && o.kind !== 'Service'));
+export async function installOperator(info: ClusterInfo): Promise<void> {
+  const objects = manifest('operator.k8s.yaml').filter((o) => o.kind !== 'Deployment' && o.kind !== 'Service');
   await applyAll(info.kubeconfigs.admin, objects);
   const client = adminClientFor(info);
   try {

@@ -124,8 +124,11 @@ describe('operator process on a control plane of its own', { concurrency: false 
     assert.equal(spec.automountServiceAccountToken, false);
     assert.deepEqual(spec.containers[0].env, [{ name: 'KUBECONFIG', value: '/etc/apiaccess/kubeconfig' }]);
     assert.equal(spec.volumes.length, 1);
-    const cm = await get(`/api/v1/namespaces/${ns}/configmaps/apiaccess-reader-kubeconfig`);
-    assert.match(cm?.data?.kubeconfig ?? '', /tokenFile: \/etc\/apiaccess\/token/);
+    // The profile reconciler writes the ConfigMap while the workload reconciler injects: either may come first.
+    const cm = await waitFor(async () => (await get(`/api/v1/namespaces/${ns}/configmaps/apiaccess-reader-kubeconfig`))?.data?.kubeconfig, {
+      what: 'the generated kubeconfig ConfigMap',
+    });
+    assert.match(cm, /tokenFile: \/etc\/apiaccess\/token/);
     await waitForCondition('reader', 'Ready', 'True');
   });
 

@@ -1,6 +1,6 @@
 // Real Pods on the local node, for end-to-end tests: find the Pod a controller made from a
-// workload's current template, run an unmodified client inside it with `kubectl exec` (the kubelet
-// started it with exactly the credentials it mounted), or run a Pod to completion and read its logs.
+// workload's current template and run an unmodified client inside it with `kubectl exec` (the
+// kubelet started it with exactly the credentials it mounted).
 import type { V1Pod } from '@kubernetes/client-node';
 import type { KubeClient, KubeObject } from '../operator/kube/client.ts';
 import { runKubectl, type ProcessResult } from './clients.ts';
@@ -35,30 +35,4 @@ export async function execInPod(pod: { metadata: { name: string; namespace?: str
   const argv = typeof command === 'string' ? ['sh', '-c', command] : command;
   const args = ['exec', '-n', pod.metadata.namespace ?? '', pod.metadata.name, ...(container !== undefined ? ['-c', container] : []), '--', ...argv];
   return await runKubectl(args, kubeconfigPath('admin'), { timeoutMs: 120_000 });
-}
-
-export interface CompletedPod {
-  readonly pod: Pod;
-  /** The container's exit code. */
-  readonly code: number;
-  readonly logs: string;
-}
-
-/**
- * Creates the Pod (restartPolicy Never), waits until its first container terminated and returns its
- * exit code and logs. The Pod stays for inspection; its namespace goes with the test.
- */
-export async function runToCompletion(admin: KubeClient, pod: object, timeoutMs = POD_START_MS): Promise<CompletedPod> {
-  const created = await admin.request<Pod>('POST', `/api/v1/namespaces/${(pod as Pod).metadata.namespace}/pods`, { body: pod });
-  const path = `/api/v1/namespaces/${created.metadata.namespace}/pods/${created.metadata.name}`;
-  const done = await waitFor(
-    async () => {
-      const p = await admin.get<Pod>(path);
-      return p?.status?.containerStatuses?.[0]?.state?.terminated !== undefined ? p : undefined;
-    },
-    { timeoutMs, intervalMs: 500, what: `Pod ${created.metadata.name} to terminate` },
-  );
-  // The log endpoint answers text/plain, which the client returns as is.
-  const logs = (await admin.request<string | undefined>('GET', `${path}/log`)) ?? '';
-  return { pod: done, code: done.status?.containerStatuses?.[0]?.state?.terminated?.exitCode ?? -1, logs };
 }
