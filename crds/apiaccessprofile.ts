@@ -223,6 +223,24 @@ const KubeconfigWithBounds = KubeconfigSchema.superRefine((k, ctx) => {
   }
 });
 
+/**
+ * Who last changed spec.permissions or spec.serviceAccount, as the API server authenticated them
+ * (request.userInfo). Stamped at admission by the MutatingAdmissionPolicy of the install and pinned
+ * by its ValidatingAdmissionPolicy (like a CertificateSigningRequest's spec.username/groups/extra):
+ * nobody sets it by hand. The operator grants only what this author could grant by hand.
+ */
+export const AuthorSchema = z
+  .object({
+    username: z.string().describe('The requester\'s user name.'),
+    uid: z.string().optional().describe('The requester\'s UID, if the authenticator gave one.'),
+    groups: z.array(z.string()).optional().describe('The requester\'s groups.'),
+    extra: z.record(z.string(), z.array(z.string())).optional().describe('The requester\'s extra attributes (e.g. authentication.kubernetes.io/credential-id).'),
+  })
+  .strict()
+  .describe(
+    'Set at admission, never by hand: who last changed spec.permissions or spec.serviceAccount. The operator grants only what this author may grant (SubjectAccessReview as the author). Leave it out of manifests; kubectl apply and server-side apply keep it.',
+  );
+
 export const ApiAccessProfileSpecSchema = z
   .object({
     auth: z
@@ -237,6 +255,7 @@ export const ApiAccessProfileSpecSchema = z
       .max(32)
       .optional()
       .describe('Containers of the pod template that get the mount and env. Default: every container.'),
+    author: AuthorSchema.optional(),
   })
   .strict()
   .superRefine((spec, ctx) => {
@@ -279,12 +298,26 @@ export const WorkloadCountsSchema = z
   })
   .strict();
 
+/** The grant in force: the last (serviceAccount, permissions) whose author was verified to hold them. */
+export const GrantSchema = z
+  .object({
+    author: z.string().describe('User name of the author whose right to grant it was verified.'),
+    generation: z.number().int().min(0).describe('The .metadata.generation at which it was accepted.'),
+    serviceAccount: z
+      .object({ name: z.string().describe('The ServiceAccount the permissions are granted to.'), create: z.boolean().describe('Whether the operator creates and owns it.') })
+      .strict(),
+    permissions: PermissionsSchema,
+  })
+  .strict()
+  .describe('The grant the operator applies: the last accepted spec.serviceAccount and spec.permissions. A refused change leaves it as it was.');
+
 export const ApiAccessProfileStatusSchema = z
   .object({
     observedGeneration: z.number().int().min(0).optional().describe('The .metadata.generation last reconciled.'),
     auth: z.enum(AUTH_MODES).optional().describe('The auth mode in effect.'),
     serviceAccountName: z.string().optional().describe('The ServiceAccount the bound workloads run as.'),
     workloads: WorkloadCountsSchema.optional().describe('Counts of labelled workloads.'),
+    grant: GrantSchema.optional(),
     conditions: z
       .array(ConditionSchema)
       .max(16)
@@ -301,6 +334,8 @@ export type ApiAccessProfileStatus = z.output<typeof ApiAccessProfileStatusSchem
 export type PolicyRule = z.output<typeof PolicyRuleSchema>;
 export type Condition = z.output<typeof ConditionSchema>;
 export type WorkloadCounts = z.output<typeof WorkloadCountsSchema>;
+export type Author = z.output<typeof AuthorSchema>;
+export type Grant = z.output<typeof GrantSchema>;
 export type AuthMode = (typeof AUTH_MODES)[number];
 export type Scope = (typeof SCOPES)[number];
 export type KubeconfigSource = (typeof KUBECONFIG_SOURCES)[number];

@@ -42,7 +42,7 @@ describe('ApiAccess construct', () => {
     assert.equal(spec.volumes[0].projected.sources[1].serviceAccountToken.path, 'token');
     assert.deepEqual(
       objects.map((o) => `${o.kind}/${o.metadata.name}`),
-      ['Deployment/agent', 'ApiAccessProfile/agent', 'ServiceAccount/agent', 'Role/apiaccess:agent', 'RoleBinding/apiaccess:agent', 'ConfigMap/apiaccess-agent-kubeconfig'],
+      ['Deployment/agent', 'ServiceAccount/agent', 'Role/apiaccess:agent', 'RoleBinding/apiaccess:agent', 'ConfigMap/apiaccess-agent-kubeconfig', 'ApiAccessProfile/agent'],
     );
   });
 

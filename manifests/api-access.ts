@@ -88,13 +88,15 @@ export class ApiAccess extends Construct {
     }
     this.injection = injection;
 
+    // The owned objects come first: `kubectl apply` creates them before the profile exists, so the
+    // operator (which applies the same objects for the profile) never wins a create race against it.
+    this.renderOwnedObjects();
     this.profileObject = new ApiObject(this, 'profile', {
       apiVersion: API_VERSION,
       kind: KIND,
       metadata: { name, namespace },
       spec: props.spec,
     });
-    this.renderOwnedObjects();
     this.bindWorkload(props.workload, workloadObject, templatePath);
   }
 

@@ -9,17 +9,21 @@ import type { Construct } from 'constructs';
 import { parse } from 'yaml';
 import { GROUP, PLURAL } from '../crds/apiaccessprofile.ts';
 import { CRD_FILE } from '../crds/crd.ts';
+import { AUTHOR_POLICY, authorPolicies } from '../operator/desired/author-policies.ts';
 import { packageRoot } from './package-root.ts';
 
 export const OPERATOR_NAMESPACE = 'apiaccess-system';
 export const OPERATOR_NAME = 'apiaccess-operator';
-export const METRICS_PORT = 8080;
+export const METRICS_PORT = 8443;
+export const OPERATOR_USER = `system:serviceaccount:${OPERATOR_NAMESPACE}:${OPERATOR_NAME}`;
+export const METRICS_READER = `${OPERATOR_NAME}-metrics-reader`;
 export const HEALTH_PORT = 8081;
 const LABELS = { 'app.kubernetes.io/name': OPERATOR_NAME, 'app.kubernetes.io/component': 'operator', 'app.kubernetes.io/part-of': 'api-access-operator' };
 
 export interface Rule {
   apiGroups: string[];
   resources: string[];
+  resourceNames?: string[];
   verbs: string[];
 }
 
@@ -47,8 +51,30 @@ export function operatorClusterRules(): Rule[] {
     // The operator creates Roles holding rights it does not hold itself (escalate) and binds existing
     // ClusterRoles named by profiles (bind). Who may create a profile is guarded separately.
     { apiGroups: ['rbac.authorization.k8s.io'], resources: ['roles', 'clusterroles'], verbs: ['escalate', 'bind'] },
+    // Access verification, the author checks and metrics authorization; metrics authentication.
     { apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] },
+    { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
     { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
+    // The author-stamping admission policies, watched by name: without them no new grant is applied.
+    {
+      apiGroups: ['admissionregistration.k8s.io'],
+      resources: ['mutatingadmissionpolicies', 'mutatingadmissionpolicybindings', 'validatingadmissionpolicies', 'validatingadmissionpolicybindings'],
+      resourceNames: [AUTHOR_POLICY],
+      verbs: WATCH,
+    },
+  ];
+}
+
+/**
+ * Aggregated into the built-in admin, edit and view roles, so namespace tenants manage profiles;
+ * safe because a profile grants only what its author could grant by hand (the author guard).
+ */
+export function aggregatedProfileRoles(): Array<{ name: string; aggregateTo: 'admin' | 'edit' | 'view'; rules: Rule[] }> {
+  const write = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
+  return [
+    { name: `${OPERATOR_NAME}-profiles-admin`, aggregateTo: 'admin', rules: [{ apiGroups: [GROUP], resources: [PLURAL], verbs: write }] },
+    { name: `${OPERATOR_NAME}-profiles-edit`, aggregateTo: 'edit', rules: [{ apiGroups: [GROUP], resources: [PLURAL], verbs: write }] },
+    { name: `${OPERATOR_NAME}-profiles-view`, aggregateTo: 'view', rules: [{ apiGroups: [GROUP], resources: [PLURAL, `${PLURAL}/status`], verbs: WATCH }] },
   ];
 }
 
@@ -81,6 +107,16 @@ export class OperatorInstall extends Chart {
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: OPERATOR_NAME },
       subjects: [{ kind: 'ServiceAccount', name: OPERATOR_NAME, namespace: OPERATOR_NAMESPACE }],
     });
+    for (const role of aggregatedProfileRoles()) {
+      new k8s.KubeClusterRole(this, role.name, {
+        metadata: { name: role.name, labels: { ...labels, [`rbac.authorization.k8s.io/aggregate-to-${role.aggregateTo}`]: 'true' } },
+        rules: role.rules,
+      });
+    }
+    // Bind it to the ServiceAccount of your Prometheus to scrape https://<pod>:8443/metrics with its token.
+    new k8s.KubeClusterRole(this, 'metrics-reader', { metadata: { name: METRICS_READER, labels }, rules: [{ nonResourceUrLs: ['/metrics'], verbs: ['get'] }] });
+    // Admission records who authored each profile's grant (docs/decisions/0011-author-guard.md).
+    for (const policy of authorPolicies(OPERATOR_USER, labels)) new ApiObject(this, `${policy.kind}-${policy.metadata.name}`, policy);
     new k8s.KubeRole(this, 'leader-election-role', { metadata: { ...meta, name: `${OPERATOR_NAME}-leader-election` }, rules: operatorLeaseRules() });
     new k8s.KubeRoleBinding(this, 'leader-election-binding', {
       metadata: { ...meta, name: `${OPERATOR_NAME}-leader-election` },

@@ -5,7 +5,8 @@ import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
-import { INJECTED_LABEL, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL, parseSpec, PROFILE_LABEL } from '../crds/apiaccessprofile.ts';
+import { INJECTED_LABEL, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL, parseSpec, PROFILE_LABEL, type PolicyRule } from '../crds/apiaccessprofile.ts';
+import { AUTHOR_POLICY, guardProblems } from './desired/author-policies.ts';
 import type { ResolvedClientConfig } from './config/client-config.ts';
 import { ListWatchCache, type CacheEvent } from './kube/cache.ts';
 import { KubeClient, type KubeObject } from './kube/client.ts';
@@ -18,7 +19,8 @@ import { EventRecorder } from './reconcile/events.ts';
 import { ProfileReconciler, type Profile } from './reconcile/profile-reconciler.ts';
 import { workloadKey, WorkloadIndex, type Workload } from './reconcile/workload-index.ts';
 import { WorkloadReconciler } from './reconcile/workload-reconciler.ts';
-import { healthServer, listen, metricsServer, parseBindAddress } from './server.ts';
+import { MetricsAuth } from './metrics-auth.ts';
+import { assertLoopback, healthServer, listen, metricsCertificate, metricsServer, parseBindAddress } from './server.ts';
 
 export const LEASE_NAME = 'apiaccess-operator';
 
@@ -30,6 +32,10 @@ export interface ManagerOptions {
   leaderElect: boolean;
   leaderElectionNamespace: string;
   metricsBindAddress: string;
+  /** HTTPS with TokenReview/SubjectAccessReview (default); false: plain HTTP, loopback only. */
+  metricsSecure?: boolean;
+  /** tls.crt and tls.key for the metrics endpoint; a self-signed certificate when absent. */
+  metricsCertDir?: string;
   healthProbeBindAddress: string;
   identity?: string;
   /** Called when leadership is lost: the process must stop reconciling at once. */
@@ -43,6 +49,10 @@ export class Manager {
   private readonly workloads: WorkloadIndex;
   /** RBAC the profiles' access depends on: a change re-verifies the profiles it can affect. */
   private readonly rbac: Array<{ kind: string; cache: ListWatchCache<RbacObject> }>;
+  /** The admission policies that stamp authors, watched by name: without them no new grant is applied. */
+  private readonly guard: Array<{ kind: GuardKind; cache: ListWatchCache<KubeObject & { spec?: Record<string, unknown> }> }>;
+  private rbacChanges = 0;
+  private readonly profileReconciler: ProfileReconciler;
   private readonly profileQueue: WorkQueue;
   private readonly workloadQueue: WorkQueue;
   private readonly elector: LeaderElector | undefined;
@@ -65,22 +75,43 @@ export class Manager {
       kind,
       cache: new ListWatchCache<RbacObject>({ client: this.client, resource: RESOURCES[kind], name: kind, logger, ...(kind.startsWith('Cluster') ? {} : ns) }),
     }));
+    this.guard = GUARD_KINDS.map((kind) => ({
+      kind,
+      cache: new ListWatchCache({ client: this.client, resource: RESOURCES[kind], name: kind, logger, fieldSelector: `metadata.name=${AUTHOR_POLICY}`, optional: true }),
+    }));
     const events = (this.events = new EventRecorder(this.client, logger, identity));
     const bindings = new BindingRegistry((profileKey) => this.profileQueue.add(profileKey));
-    const profileReconciler = new ProfileReconciler({ client: this.client, profiles: this.profiles, workloads: this.workloads, bindings, events, logger });
+    const clusterRoles = this.rbac.find((c) => c.kind === 'ClusterRole')!.cache;
+    const profileReconciler = (this.profileReconciler = new ProfileReconciler({
+      client: this.client,
+      profiles: this.profiles,
+      workloads: this.workloads,
+      bindings,
+      events,
+      logger,
+      clusterRoles: (name) => {
+        const role = clusterRoles.get(undefined, name) as (RbacObject & { rules?: PolicyRule[] }) | undefined;
+        return role === undefined ? undefined : (role.rules ?? []);
+      },
+      guardProblems: () => this.guardProblems(),
+      rbacVersion: () => this.rbacChanges,
+    }));
     const workloadReconciler = new WorkloadReconciler({ client: this.client, workloads: this.workloads, profiles: this.profiles, bindings, events, logger });
     this.profileQueue = new WorkQueue({ name: 'profiles', concurrency: 2, logger, handler: (key) => this.timed('profile', () => profileReconciler.reconcile(key)) });
     this.workloadQueue = new WorkQueue({ name: 'workloads', concurrency: 4, logger, handler: (key) => this.timed('workload', () => workloadReconciler.reconcile(key)) });
     this.profiles.on((e) => this.onProfileEvent(e));
     for (const { kind, cache } of this.workloads.caches) cache.on((e) => this.onWorkloadEvent(kind, e));
     for (const { kind, cache } of this.rbac) cache.on((e) => this.onRbacEvent(kind, e));
+    for (const { cache } of this.guard) cache.on(() => this.onGuardEvent());
     if (opts.leaderElect) {
       this.elector = new LeaderElector({ client: this.client, namespace: opts.leaderElectionNamespace, name: LEASE_NAME, identity, logger });
     }
   }
 
   private get caches(): Array<ListWatchCache<KubeObject>> {
-    return [this.profiles, ...this.workloads.caches.map((c) => c.cache), ...this.rbac.map((c) => c.cache)] as Array<ListWatchCache<KubeObject>>;
+    return [this.profiles, ...this.workloads.caches.map((c) => c.cache), ...this.rbac.map((c) => c.cache), ...this.guard.map((c) => c.cache)] as Array<
+      ListWatchCache<KubeObject>
+    >;
   }
 
   get ready(): boolean {
@@ -96,9 +127,13 @@ export class Manager {
     }
     const metrics = parseBindAddress(this.opts.metricsBindAddress, '--metrics-bind-address');
     if (metrics !== undefined) {
-      const server = metricsServer(this.metrics.registry);
+      const secure = this.opts.metricsSecure !== false;
+      if (!secure) assertLoopback(metrics.host, '--no-metrics-secure');
+      const tls = secure ? await metricsCertificate(this.opts.metricsCertDir, process.env.POD_NAME ?? hostname()) : undefined;
+      const server = metricsServer({ registry: this.metrics.registry, ...(tls ? { secure: { auth: new MetricsAuth(this.client), tls } } : {}) });
       this.servers.push(server);
-      this.logger.info({ address: await listen(server, metrics) }, 'Serving metrics');
+      const scheme = secure ? 'https' : 'http';
+      this.logger.info({ address: await listen(server, metrics), scheme, ...(tls ? { certificate: tls.selfSigned ? 'self-signed' : this.opts.metricsCertDir } : {}) }, 'Serving metrics');
     }
     // Caches run on every replica (a standby takes over warm); only the leader reconciles.
     for (const cache of this.caches) cache.start();
@@ -158,11 +193,31 @@ export class Manager {
     }
   }
 
+  /** What is wrong with the author-stamping policies (empty when all four are in place). */
+  private guardProblems(): string[] {
+    if (this.guard.some((g) => !g.cache.served)) {
+      return ['the API server does not serve admissionregistration.k8s.io/v1 MutatingAdmissionPolicy (Kubernetes 1.36 or newer is needed); restart the operator after upgrading'];
+    }
+    return guardProblems(Object.fromEntries(this.guard.map((g) => [g.kind, g.cache.get(undefined, AUTHOR_POLICY)])));
+  }
+
+  /** The guard appeared, changed or went away: every profile's undecided change is decided again. */
+  private onGuardEvent(): void {
+    if (!this.reconciling) return;
+    for (const p of this.profiles.list()) this.profileQueue.add(`${p.metadata.namespace}/${p.metadata.name}`);
+  }
+
   private onProfileEvent(e: CacheEvent<Profile>): void {
     const { name, namespace = '' } = e.object.metadata;
     const key = `${namespace}/${name}`;
     if (e.type === 'DELETED' && e.object.metadata.uid !== undefined) this.events.forget(e.object.metadata.uid);
-    if (e.type === 'MODIFIED' && e.old !== undefined && onlyStatusChanged(e.old, e.object)) return;
+    if (e.type === 'MODIFIED' && e.old !== undefined && onlyStatusChanged(e.old, e.object)) {
+      // A newly accepted grant may move the workloads to another ServiceAccount.
+      if (!isDeepStrictEqual(e.old.status?.grant?.serviceAccount, e.object.status?.grant?.serviceAccount)) {
+        for (const w of this.workloads.keysFor(namespace, name)) this.workloadQueue.add(w);
+      }
+      return;
+    }
     this.profileQueue.add(key);
     // A changed spec or a deletion changes what every bound workload should carry.
     if (e.type !== 'MODIFIED' || e.old?.metadata.generation !== e.object.metadata.generation || e.object.metadata.deletionTimestamp !== undefined) {
@@ -170,8 +225,13 @@ export class Manager {
     }
   }
 
-  /** Re-verifies the profiles an RBAC change can affect: by name, by owner label, or by subject. */
+  /**
+   * Re-verifies the profiles an RBAC change can affect: by name, by owner label, or by subject; and
+   * decides again every refused or unauthored change, since the author may have gained the rights.
+   */
   private onRbacEvent(kind: string, e: CacheEvent<RbacObject>): void {
+    this.rbacChanges += 1;
+    for (const key of this.profileReconciler.undecidedKeys()) this.profileQueue.add(key);
     const objects = [e.old, e.object].filter((o): o is RbacObject => o !== undefined);
     for (const p of this.profiles.list(e.object.metadata.namespace)) {
       const key = `${p.metadata.namespace}/${p.metadata.name}`;
@@ -200,6 +260,9 @@ export class Manager {
     }
   }
 }
+
+const GUARD_KINDS = ['MutatingAdmissionPolicy', 'MutatingAdmissionPolicyBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'] as const;
+type GuardKind = (typeof GUARD_KINDS)[number];
 
 type RbacObject = KubeObject & { subjects?: Array<{ kind: string; name: string; namespace?: string }> };
 

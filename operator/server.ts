@@ -1,7 +1,13 @@
-// Health probes and metrics over plain HTTP (in-cluster scrape and kubelet probes).
-import { createServer, type Server } from 'node:http';
+// Health probes over plain HTTP (kubelet probes), metrics over HTTPS with Kubernetes authentication
+// and authorization (metrics-auth.ts), or plain HTTP on a loopback address when asked for.
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { isIP } from 'node:net';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { METRICS_PATH, type MetricsAuth, type MetricsVerdict } from './metrics-auth.ts';
 
 export interface ProbeState {
   /** Liveness: the process is not wedged. */
@@ -39,15 +45,56 @@ export function healthServer(state: ProbeState): Server {
   });
 }
 
-export function metricsServer(registry: Registry): Server {
-  return createServer((req, res) => {
-    if (req.url !== '/metrics') {
+export interface MetricsServerOptions {
+  registry: Registry;
+  /** Absent: plain HTTP without authentication (only on a loopback address). */
+  secure?: { auth: MetricsAuth; tls: { cert: string; key: string } };
+}
+
+export function metricsServer(opts: MetricsServerOptions): Server {
+  const serve = (req: IncomingMessage, res: ServerResponse): void => {
+    if (req.url !== METRICS_PATH) {
       res.writeHead(404).end('not found\n');
       return;
     }
-    registry
-      .metrics()
-      .then((body) => res.writeHead(200, { 'content-type': registry.contentType }).end(body))
+    const verdict = opts.secure === undefined ? Promise.resolve<MetricsVerdict>({ status: 200 }) : opts.secure.auth.check(req.headers.authorization);
+    verdict
+      .then(async (v) => {
+        if (v.status !== 200) {
+          res.writeHead(v.status, { 'content-type': 'text/plain', ...(v.status === 401 ? { 'www-authenticate': 'Bearer' } : {}) }).end(`${v.message}\n`);
+          return;
+        }
+        const body = await opts.registry.metrics();
+        res.writeHead(200, { 'content-type': opts.registry.contentType }).end(body);
+      })
       .catch((error: unknown) => res.writeHead(500).end(String(error)));
+  };
+  return opts.secure === undefined ? createServer(serve) : createHttpsServer(opts.secure.tls, serve);
+}
+
+/** Plain, unauthenticated metrics are an explicit opt-in, and only where nothing else can reach them. */
+export function assertLoopback(host: string, flag: string): void {
+  const loopback = host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+  if (!loopback) {
+    throw new Error(`${flag} serves /metrics without TLS or authentication, so it must bind a loopback address such as 127.0.0.1:8080, got host "${host}"`);
+  }
+}
+
+/** The serving certificate: tls.crt/tls.key of `dir` (e.g. a cert-manager Secret), else a fresh self-signed one. */
+export async function metricsCertificate(dir: string | undefined, hostname: string): Promise<{ cert: string; key: string; selfSigned: boolean }> {
+  if (dir !== undefined) return { cert: readFileSync(join(dir, 'tls.crt'), 'utf8'), key: readFileSync(join(dir, 'tls.key'), 'utf8'), selfSigned: false };
+  const { generate } = await import('selfsigned');
+  const year = 365 * 24 * 3600 * 1000;
+  const pems = await generate([{ name: 'commonName', value: hostname }], {
+    keyType: 'ec',
+    curve: 'P-256',
+    notAfterDate: new Date(Date.now() + year),
+    extensions: [
+      { name: 'basicConstraints', cA: false },
+      { name: 'keyUsage', digitalSignature: true, critical: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      { name: 'subjectAltName', altNames: [{ type: 2, value: hostname }, { type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] },
+    ],
   });
+  return { cert: pems.cert, key: pems.private, selfSigned: true };
 }

@@ -59,13 +59,37 @@ export async function installOperator(info: ClusterInfo): Promise<void> {
   try {
     for (let i = 0; i < 300; i++) {
       const crd = await client.get<{ status?: { conditions?: Array<{ type: string; status: string }> } }>(CRD_PATH);
-      if (crd?.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) return;
+      if (crd?.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) break;
+      if (i === 299) throw new Error('The ApiAccessProfile CRD did not become Established within 30 s');
       await sleep(100);
     }
-    throw new Error('The ApiAccessProfile CRD did not become Established within 30 s');
+    await waitForAuthorGuard(client);
   } finally {
     client.close();
   }
+}
+
+/**
+ * Established is not enough to write profiles: the author policies must be active and the
+ * MutatingAdmissionPolicy must have the CRD's schema, which it learns from OpenAPI discovery a few
+ * seconds later (until then it answers 503 "Resource kind ... not found. There can be a delay ...").
+ * A server-side dry-run of a profile runs admission: once it comes back stamped, writes work.
+ */
+export async function waitForAuthorGuard(client: KubeClient, timeoutMs = 60_000): Promise<void> {
+  const probe = { apiVersion: 'apiaccess.dev/v1alpha1', kind: 'ApiAccessProfile', metadata: { name: 'apiaccess-install-probe', namespace: 'default' }, spec: { auth: 'ServiceAccount' } };
+  const deadline = Date.now() + timeoutMs;
+  let last = 'not stamped';
+  while (Date.now() < deadline) {
+    try {
+      const answer = await client.apply<KubeObject & { spec?: { author?: unknown } }>(probe, { fieldManager: 'apiaccess-install', force: true, dryRun: true });
+      if (answer.spec?.author !== undefined) return;
+      last = 'the MutatingAdmissionPolicy did not stamp spec.author yet';
+    } catch (error) {
+      last = (error as Error).message;
+    }
+    await sleep(250);
+  }
+  throw new Error(`ApiAccessProfiles could not be written with their author stamped within ${timeoutMs / 1000} s: ${last}`);
 }
 
 /** A kubeconfig with a token of the operator's ServiceAccount (TokenRequest), as the kubelet would mount it. */

@@ -29,6 +29,8 @@ describe('synthesized manifests on the API server', () => {
     const spec = JSON.parse((await kubectl(['get', 'aap', 'p', '-n', ns, '-o', 'jsonpath={.spec}'])).stdout) as Record<string, unknown>;
     assert.deepEqual(spec, {
       auth: 'Kubeconfig',
+      // Stamped at admission by the install's MutatingAdmissionPolicy: the static-token user admin.
+      author: { username: 'admin', uid: 'admin', groups: ['system:masters', 'system:authenticated'], extra: {} },
       kubeconfig: { env: 'KUBECONFIG', key: 'kubeconfig', mountPath: '/etc/apiaccess', source: 'Generated' },
       permissions: { clusterRoles: [], rules: [], scope: 'Namespace' },
       serviceAccount: { create: true },

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import type { KubeClient, KubeObject } from '../operator/kube/client.ts';
 import { auditEventsSince, POD_NAME } from './audit.ts';
 import { manifest, OPERATOR_NAMESPACE, OPERATOR_SA, waitForOperator } from './install.ts';
+import { prometheusToken, scrape, serviceAccountToken } from './metrics.ts';
 import { adminClient } from './operator-process.ts';
 import { execInPod } from './pods.ts';
 
@@ -15,6 +16,12 @@ type Pod = KubeObject & { spec?: any; status?: any };
 let admin: KubeClient;
 let pods: Pod[] = [];
 let leader = '';
+
+async function serviceAddress(client: KubeClient, namespace: string, name: string): Promise<string> {
+  const service = await client.get<{ spec?: { clusterIP?: string } }>(`/api/v1/namespaces/${namespace}/services/${name}`);
+  if (!service?.spec?.clusterIP) throw new Error(`Service ${namespace}/${name} has no cluster IP`);
+  return service.spec.clusterIP;
+}
 
 const synthesized = (): any => manifest('operator.k8s.yaml').find((o) => o.kind === 'Deployment');
 
@@ -55,9 +62,21 @@ describe('the synthesized install on the real node', () => {
       assert.equal((await fetch(`http://${ip}:8081/healthz`)).status, 200, `${pod.metadata.name} /healthz`);
       assert.equal((await fetch(`http://${ip}:8081/readyz`)).status, 200, `${pod.metadata.name} /readyz`);
     }
-    const ip = pods.find((p) => p.metadata.name === leader)!.status.podIP as string;
-    const metrics = await (await fetch(`http://${ip}:8080/metrics`)).text();
-    assert.match(metrics, /^apiaccess_kube_requests_total\{/m);
+  });
+
+  it('serves metrics only over HTTPS to a token allowed get /metrics, as a Prometheus scrapes it through the Service', async () => {
+    const url = `https://${await serviceAddress(admin, OPERATOR_NAMESPACE, 'apiaccess-operator-metrics')}:8443/metrics`;
+    const scraped = await scrape(url, await prometheusToken(admin));
+    assert.equal(scraped.status, 200, scraped.body);
+    assert.match(scraped.body, /^apiaccess_kube_requests_total\{/m);
+    assert.equal((await scrape(url, undefined)).status, 401, 'no token');
+    assert.equal((await scrape(url, 'not-a-token')).status, 401, 'a token the API server does not accept');
+    // A ServiceAccount without the metrics-reader ClusterRole is authenticated, then refused.
+    const other = await scrape(url, await serviceAccountToken(admin, OPERATOR_NAMESPACE, OPERATOR_SA));
+    assert.equal(other.status, 403, other.body);
+    assert.match(other.body, /may not get \/metrics/);
+    const plain = await fetch(url.replace('https:', 'http:')).then((r) => r.status, (e: unknown) => String(e));
+    assert.notEqual(plain, 200, 'plain HTTP does not serve metrics');
   });
 
   it('talks to the API as its own ServiceAccount, with the token the kubelet bound to its Pod; only the leader writes', async () => {
@@ -66,7 +85,8 @@ describe('the synthesized install on the real node', () => {
     assert.ok(events.some((e) => e.user.extra?.[POD_NAME]?.[0] === leader), 'no audited request from the leader Pod');
     assert.deepEqual([...new Set(events.map((e) => e.user.username))], [`system:serviceaccount:${OPERATOR_NAMESPACE}:${OPERATOR_SA}`]);
     // Every replica renews or tries the Lease; only the leader reconciles, so only it writes anything else.
-    const writes = events.filter((e) => ['create', 'update', 'patch', 'delete'].includes(e.verb) && !['leases', 'events'].includes(e.objectRef?.resource ?? ''));
+    // Reviews are not writes: any replica behind the metrics Service reviews a scraper's token.
+    const writes = events.filter((e) => ['create', 'update', 'patch', 'delete'].includes(e.verb) && !['leases', 'events', 'tokenreviews', 'subjectaccessreviews'].includes(e.objectRef?.resource ?? ''));
     assert.ok(writes.length > 0, 'the leader applied the examples\' injections');
     assert.deepEqual([...new Set(writes.map((e) => e.user.extra?.[POD_NAME]?.[0]))], [leader], 'a replica that does not hold the Lease wrote');
   });

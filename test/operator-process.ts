@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { KubeClient } from '../operator/kube/client.ts';
 import { kubeConfig, testCluster } from './harness.ts';
 import { installOperator, writeOperatorKubeconfig } from './install.ts';
+import { prometheusToken, requestsIn, scrape } from './metrics.ts';
 
 const BIN = resolve(import.meta.dirname, '..', 'operator', 'bin', 'apiaccess.js');
 
@@ -66,14 +67,20 @@ export async function startOperator(namespace: string, extraArgs: readonly strin
     await new Promise((r) => setTimeout(r, 50));
   }
   const address = logs.find((l) => l.msg === 'Serving metrics')?.address as string;
-  const metricsUrl = `http://${address}/metrics`;
+  const metricsUrl = `https://${address}/metrics`;
+  const admin = adminClient();
+  const token = await prometheusToken(admin).finally(() => admin.close());
   const healthUrl = `http://${logs.find((l) => l.msg === 'Serving health probes')?.address as string}`;
   return {
     logs,
     metricsUrl,
     healthUrl,
     kubeconfig,
-    requests: async (verbs) => countRequests(metricsUrl, verbs),
+    requests: async (verbs) => {
+      const got = await scrape(metricsUrl, token);
+      if (got.status !== 200) throw new Error(`GET ${metricsUrl} answered ${got.status}: ${got.body}`);
+      return requestsIn(got.body, verbs);
+    },
     stop: async () => finish(child, exited, 'SIGTERM', dir),
     kill: async () => {
       await finish(child, exited, 'SIGKILL', dir);
@@ -88,15 +95,4 @@ async function finish(child: ChildProcess, exited: Promise<number | null>, signa
   clearTimeout(timer);
   rmSync(dir, { recursive: true, force: true });
   return code;
-}
-
-async function countRequests(url: string, verbs: readonly string[]): Promise<number> {
-  const text = await (await fetch(url)).text();
-  let total = 0;
-  for (const line of text.split('\n')) {
-    const match = /^apiaccess_kube_requests_total\{([^}]*)\} (\d+)/.exec(line);
-    const verb = /verb="([^"]+)"/.exec(match?.[1] ?? '')?.[1];
-    if (match && verb !== undefined && verbs.includes(verb)) total += Number(match[2]);
-  }
-  return total;
 }

@@ -6,7 +6,7 @@ import type { ClusterInfo } from './cluster/cluster-info.ts';
 import { runProgram, serverKubectl, type ProcessResult } from './clients.ts';
 import { localExamplesYaml } from './examples.ts';
 import { loadImages } from './images/local-node.ts';
-import { adminClientFor, INSTALL_FILES, kubectlApply, waitForOperator } from './install.ts';
+import { adminClientFor, INSTALL_FILES, kubectlApply, waitForAuthorGuard, waitForOperator } from './install.ts';
 
 export interface UserInstall {
   /** Name of the operator Pod that holds the leader Lease. */
@@ -25,6 +25,7 @@ export async function installAsAUser(info: ClusterInfo, options: { examples: boo
     let output = await kubectlApply(kubectl, INSTALL_FILES);
     const established = await kubectl(['wait', '--for=condition=Established', 'crd/apiaccessprofiles.apiaccess.dev', '--timeout=60s']);
     if (established.code !== 0) throw new Error(`The ApiAccessProfile CRD did not become Established: ${established.stderr}`);
+    await waitForAuthorGuard(admin);
     if (options.examples) output += await kubectlApply(kubectl, { yaml: await localExamplesYaml(info, admin) });
     return { leader: await waitForOperator(admin), output };
   } finally {

@@ -1,6 +1,6 @@
 // `apiaccess kubeconfig PROFILE -n NS`: a kubeconfig for the profile's ServiceAccount, for use outside
 // the cluster. The token comes from TokenRequest (so it expires), the CA is embedded.
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, lstatSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { stringify } from 'yaml';
 import { parseSpec } from '../../crds/apiaccessprofile.ts';
 import { resolveClientConfig } from '../config/client-config.ts';
@@ -64,10 +64,35 @@ export async function exportKubeconfig(client: KubeClient, input: ExportInput): 
   return { text: `# ServiceAccount ${namespace}/${sa} of ApiAccessProfile ${profile}; the token expires at ${review.status.expirationTimestamp}\n${text}`, expirationTimestamp: review.status.expirationTimestamp, serviceAccount: sa };
 }
 
-/** Writes the kubeconfig readable by its owner only (it holds a credential). */
+/**
+ * Writes the kubeconfig readable by its owner only (it holds a credential): a new file created 0600,
+ * never an existing one (which may be readable by others) and never through a symlink.
+ */
 export function writePrivate(file: string, text: string): void {
-  writeFileSync(file, text, { mode: 0o600 });
-  chmodSync(file, 0o600);
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') {
+      throw new CommandExit(EXIT_FAILURE, `--output ${file} already exists; the token is written only into a new file (mode 0600): remove it or choose another path`);
+    }
+    throw new CommandExit(EXIT_FAILURE, `Cannot create --output ${file}: ${(error as Error).message}`);
+  }
+  try {
+    writeSync(fd, text);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function lexists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export interface KubeconfigFlags {
@@ -81,6 +106,10 @@ export interface KubeconfigFlags {
 /** The `apiaccess kubeconfig` action: prints (or writes) the kubeconfig and says when its token expires. */
 export async function kubeconfigCommand(profile: string, flags: KubeconfigFlags): Promise<void> {
   const durationSeconds = parseDuration(flags.duration);
+  // Fail before a token is minted: the output file is only ever created new.
+  if (flags.output !== undefined && lexists(flags.output)) {
+    throw new CommandExit(EXIT_FAILURE, `--output ${flags.output} already exists; the token is written only into a new file (mode 0600): remove it or choose another path`);
+  }
   const config = resolveClientConfig(flags.kubeconfig !== undefined ? { kubeconfig: flags.kubeconfig } : {});
   const cluster = config.kubeConfig.getCurrentCluster();
   const caPem = cluster?.caData ? Buffer.from(cluster.caData, 'base64').toString('utf8') : cluster?.caFile ? readFileSync(cluster.caFile, 'utf8') : undefined;

@@ -13,6 +13,8 @@ export interface RunFlags {
   leaderElect?: boolean;
   leaderElectionNamespace: string;
   metricsBindAddress: string;
+  metricsSecure: boolean;
+  metricsCertDir?: string;
   healthProbeBindAddress: string;
   logLevel: string;
   logFormat?: LogFormat;
@@ -33,6 +35,8 @@ export async function runOperator(flags: RunFlags): Promise<void> {
     leaderElect: flags.leaderElect === true,
     leaderElectionNamespace: flags.leaderElectionNamespace,
     metricsBindAddress: flags.metricsBindAddress,
+    metricsSecure: flags.metricsSecure,
+    ...(flags.metricsCertDir !== undefined ? { metricsCertDir: flags.metricsCertDir } : {}),
     healthProbeBindAddress: flags.healthProbeBindAddress,
     ...(flags.namespace !== undefined ? { namespace: flags.namespace } : {}),
     onLeadershipLost: () => process.kill(process.pid, 'SIGTERM'),

@@ -278,4 +278,27 @@ describe('ListWatchCache', { timeout: 60_000 }, () => {
     const failure = log.records.find((r) => r.msg === 'Failed to list ConfigMap');
     assert.equal((failure?.err as { reason?: string } | undefined)?.reason, 'Forbidden');
   });
+
+  it('GIVEN an optional resource the API server does not serve THEN it syncs empty, says so once and sends nothing more', async () => {
+    const requests: RequestInfo[] = [];
+    const own = ownClient('admin', requests);
+    const log = captureLogger();
+    const absent = { group: 'absent.apiaccess.dev', version: 'v1', plural: 'widgets', kind: 'Widget', namespaced: false };
+    const c = tracked<KubeObject>({ client: own, resource: absent, name: 'absent', logger: log.logger, optional: true, backoff: { initialMs: 20, maxMs: 40 } });
+    c.start();
+    await c.waitForSync(AbortSignal.timeout(5_000));
+    assert.equal(c.served, false);
+    assert.deepEqual(c.list(), []);
+    await wait(300);
+    assert.equal(requests.length, 1, 'one LIST, then nothing (no polling)');
+    assert.equal(log.records.filter((r) => r.msg === 'The API server does not serve Widget').length, 1);
+  });
+
+  it('GIVEN a resource the API server does not serve and the cache not optional THEN it keeps retrying and never syncs', async () => {
+    const absent = { group: 'absent.apiaccess.dev', version: 'v1', plural: 'widgets', kind: 'Widget', namespaced: false };
+    const c = tracked<KubeObject>({ client, resource: absent, name: 'required', logger: captureLogger().logger, backoff: { initialMs: 20, maxMs: 40 } });
+    c.start();
+    await assert.rejects(c.waitForSync(AbortSignal.timeout(400)), { name: 'TimeoutError' });
+    assert.ok(c.stats.errors >= 2);
+  });
 });

@@ -4,7 +4,7 @@
 // bookmarks, handler isolation, and a stop() that really stops.
 import type { Logger } from 'pino';
 import { Backoff, sleep, type BackoffOptions } from './backoff.ts';
-import { apiErrorFromWatchEvent, isGone, type KubeClient, type KubeObject, type Query, type WatchEvent } from './client.ts';
+import { apiErrorFromWatchEvent, isGone, isNotFound, type KubeClient, type KubeObject, type Query, type WatchEvent } from './client.ts';
 import { apiVersionOf, collectionPath, type ResourceRef } from './resources.ts';
 
 export type CacheEvent<T> = { type: 'ADDED' | 'MODIFIED' | 'DELETED'; object: T; old?: T };
@@ -28,6 +28,11 @@ export interface CacheOptions {
   backoff?: { initialMs: number; maxMs: number };
   /** LIST page size. @default 500 */
   pageSize?: number;
+  /**
+   * The resource may not be served (an API of newer Kubernetes releases): a 404 on the first LIST
+   * counts as synced and empty, is logged once, and the cache stops (no polling on an idle cluster).
+   */
+  optional?: boolean;
 }
 
 export interface CacheStats {
@@ -72,6 +77,7 @@ export class ListWatchCache<T extends KubeObject> {
   private currentWatch: AbortController | undefined;
   private loop: Promise<void> | undefined;
   private hasSynced = false;
+  private notServed = false;
   private readonly syncWaiters = new Set<{ resolve: () => void; reject: (error: unknown) => void }>();
   private gap: Gap | undefined;
   private readonly backoff: Backoff;
@@ -141,6 +147,11 @@ export class ListWatchCache<T extends KubeObject> {
     return this.hasSynced;
   }
 
+  /** False when an optional resource is not served by this API server (see CacheOptions.optional). */
+  get served(): boolean {
+    return !this.notServed;
+  }
+
   get(namespace: string | undefined, name: string): T | undefined {
     return this.store.get(storeKey(namespace, name));
   }
@@ -183,6 +194,7 @@ export class ListWatchCache<T extends KubeObject> {
     while (!this.stopping) {
       if (needList) {
         if (!(await this.listOnce())) {
+          if (this.notServed) return;
           await this.pause();
           continue;
         }
@@ -230,6 +242,12 @@ export class ListWatchCache<T extends KubeObject> {
       return true;
     } catch (error) {
       if (this.stopping) return false;
+      if (this.opts.optional === true && !this.hasSynced && isNotFound(error)) {
+        this.notServed = true;
+        this.log.warn({ path: this.path }, `The API server does not serve ${this.kind}`);
+        this.markSynced(0);
+        return false;
+      }
       this.stats.errors += 1;
       this.log.warn({ err: error, attempt: this.backoff.attempts + 1 }, `Failed to list ${this.kind}`);
       return false;

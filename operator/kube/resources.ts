@@ -39,6 +39,8 @@ export const RESOURCES = Object.freeze({
   CustomResourceDefinition: ref('apiextensions.k8s.io', 'v1', 'customresourcedefinitions', 'CustomResourceDefinition', false),
   ValidatingAdmissionPolicy: ref('admissionregistration.k8s.io', 'v1', 'validatingadmissionpolicies', 'ValidatingAdmissionPolicy', false),
   ValidatingAdmissionPolicyBinding: ref('admissionregistration.k8s.io', 'v1', 'validatingadmissionpolicybindings', 'ValidatingAdmissionPolicyBinding', false),
+  MutatingAdmissionPolicy: ref('admissionregistration.k8s.io', 'v1', 'mutatingadmissionpolicies', 'MutatingAdmissionPolicy', false),
+  MutatingAdmissionPolicyBinding: ref('admissionregistration.k8s.io', 'v1', 'mutatingadmissionpolicybindings', 'MutatingAdmissionPolicyBinding', false),
 } satisfies Record<string, ResourceRef>);
 
 export type KnownKind = keyof typeof RESOURCES;

@@ -14,6 +14,8 @@ export const MAX_CHECKS = 400;
 export interface Identity {
   user: string;
   groups: string[];
+  uid?: string;
+  extra?: Record<string, string[]>;
   /** How the identity was found, for messages. */
   source: string;
 }
@@ -102,7 +104,7 @@ export async function verifyAccess(client: KubeClient, input: VerifyInput): Prom
   ];
   const unique = [...new Map(checks.map((c) => [JSON.stringify(c), c])).values()];
   for (const check of unique.slice(0, MAX_CHECKS)) {
-    const allowed = await subjectAccessReview(client, identity, check);
+    const allowed = await reviewAccess(client, identity, check);
     if (!allowed.allowed) {
       const why = allowed.reason ? ` (${allowed.reason})` : '';
       return { type, status: 'False', reason: Reason.AccessDenied, message: `${identity.user} (${identity.source}) may not ${describeCheck(check)}${why}` };
@@ -114,7 +116,8 @@ export async function verifyAccess(client: KubeClient, input: VerifyInput): Prom
   return { type, status: 'True', reason: Reason.AccessAllowed, message: `${identity.user} (${identity.source}): ${what}${skipped}${note}` };
 }
 
-async function subjectAccessReview(client: KubeClient, identity: Identity, check: AccessCheck): Promise<{ allowed: boolean; reason?: string }> {
+/** One SubjectAccessReview: may `identity` do `check`? The whole authorizer chain answers. */
+export async function reviewAccess(client: KubeClient, identity: Identity, check: AccessCheck): Promise<{ allowed: boolean; reason?: string }> {
   const spec =
     check.path !== undefined
       ? { nonResourceAttributes: { path: check.path, verb: check.verb } }
@@ -131,7 +134,19 @@ async function subjectAccessReview(client: KubeClient, identity: Identity, check
   const review = await client.request<{ status?: { allowed?: boolean; reason?: string; evaluationError?: string } }>(
     'POST',
     '/apis/authorization.k8s.io/v1/subjectaccessreviews',
-    { body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { user: identity.user, groups: identity.groups, ...spec } } },
+    {
+      body: {
+        apiVersion: 'authorization.k8s.io/v1',
+        kind: 'SubjectAccessReview',
+        spec: {
+          user: identity.user,
+          groups: identity.groups,
+          ...(identity.uid ? { uid: identity.uid } : {}),
+          ...(identity.extra && Object.keys(identity.extra).length > 0 ? { extra: identity.extra } : {}),
+          ...spec,
+        },
+      },
+    },
   );
   const reason = review.status?.reason || review.status?.evaluationError;
   return { allowed: review.status?.allowed === true, ...(reason ? { reason } : {}) };

@@ -23,6 +23,8 @@ export const Reason = {
   ServiceAccountMissing: 'ServiceAccountMissing',
   ClusterRoleNotFound: 'ClusterRoleNotFound',
   ApplyFailed: 'ApplyFailed',
+  RequesterMayNotGrant: 'RequesterMayNotGrant',
+  AuthorUnknown: 'AuthorUnknown',
   // CredentialsReady
   InClusterToken: 'InClusterToken',
   KubeconfigGenerated: 'KubeconfigGenerated',

@@ -11,8 +11,12 @@ import {
   MANAGED_BY_LABEL,
   OWNER_NAME_LABEL,
   OWNER_NAMESPACE_LABEL,
+  GrantSchema,
   parseSpec,
   type ApiAccessProfileObject,
+  type Author,
+  type Condition,
+  type Grant,
   type ApiAccessProfileStatus,
   type PolicyRule,
 } from '../../crds/apiaccessprofile.ts';
@@ -24,7 +28,9 @@ import type { ListWatchCache } from '../kube/cache.ts';
 import { isForbidden, type KubeClient, type KubeObject } from '../kube/client.ts';
 import type { ReconcileResult } from '../kube/queue.ts';
 import { RESOURCES, collectionPath, objectPath, type ResourceRef } from '../kube/resources.ts';
-import { verifyAccess } from './access-verification.ts';
+import { AUTHOR_POLICY } from '../desired/author-policies.ts';
+import { reviewAccess, verifyAccess } from './access-verification.ts';
+import { authorIdentity, checkPlan, judge, requestedGrant, sameGrant, type GrantRequest, type GrantVerdict } from './grant-decision.ts';
 import type { BindingRegistry } from './bindings.ts';
 import { ConditionType, flipped, Reason } from './conditions.ts';
 import type { EventRecorder, InvolvedObject } from './events.ts';
@@ -36,6 +42,12 @@ export type Profile = ApiAccessProfileObject & KubeObject;
 
 export interface ProfileReconcilerDeps {
   client: KubeClient;
+  /** A referenced ClusterRole's rules from the cache, undefined when it does not exist. */
+  clusterRoles: (name: string) => PolicyRule[] | undefined;
+  /** What is wrong with the admission policies that stamp authors (empty when intact). */
+  guardProblems: () => string[];
+  /** Changes whenever any RBAC object changes: a cached author decision is valid for one value. */
+  rbacVersion: () => number;
   profiles: ListWatchCache<Profile>;
   workloads: WorkloadIndex;
   bindings: BindingRegistry;
@@ -55,13 +67,22 @@ const OWNED_KINDS: Array<{ resource: ResourceRef; namespaced: boolean }> = [
   { resource: RESOURCES.ClusterRoleBinding, namespaced: false },
 ];
 
+/** Bounds the memory of author decisions (one per profile change and RBAC state). */
+const MAX_CACHED_DECISIONS = 10_000;
+
 export class ProfileReconciler {
+  private readonly decisions = new Map<string, { rbacVersion: number; verdict: GrantVerdict }>();
+  private readonly undecided = new Set<string>();
+
   constructor(private readonly d: ProfileReconcilerDeps) {}
 
   async reconcile(key: string): Promise<ReconcileResult | void> {
     const [namespace = '', name = ''] = key.split('/');
     const profile = this.d.profiles.get(namespace, name);
-    if (profile === undefined) return;
+    if (profile === undefined) {
+      this.undecided.delete(key);
+      return;
+    }
     if (profile.metadata.deletionTimestamp !== undefined) return this.finalize(profile);
     if (!(profile.metadata.finalizers ?? []).includes(FINALIZER)) await this.setFinalizer(profile, true);
 
@@ -73,29 +94,93 @@ export class ProfileReconciler {
       return;
     }
     const resolved = resolveProfile({ name, namespace, uid: profile.metadata.uid ?? '', spec: parsed.spec });
-    const { clusterRoleRules, ...rbac } = await this.applyRbac(resolved);
+    const clusterRoleRules = this.clusterRoleRules(resolved.permissions.clusterRoles);
+    const verdict = await this.decide(key, profile, resolved, parsed.spec.author, clusterRoleRules);
+    const grant = grantInForce(verdict, inForce(profile), resolved, generation);
+    // Only a grant whose author was verified is applied; without one, RBAC is left exactly as it is.
+    const effective = grant === undefined ? undefined : withGrant(resolved, grant);
+    // The grant in force may reference other ClusterRoles than the (refused) spec.
+    const effectiveRules = effective === undefined ? clusterRoleRules : this.clusterRoleRules(effective.permissions.clusterRoles);
+    const rbac = effective === undefined ? untouchedRbac() : await this.applyRbac(effective, effectiveRules);
     const credentials = await this.applyCredentials(resolved);
-    await this.deleteStale(resolved);
+    await this.deleteStale(effective ?? resolved, { rbac: effective !== undefined });
     const observation: ProfileObservation = {
       generation,
       auth: resolved.auth,
-      serviceAccountName: resolved.serviceAccount.name,
+      serviceAccountName: (effective ?? resolved).serviceAccount.name,
+      verdict,
+      ...(grant !== undefined ? { grant } : {}),
       rbac,
       credentials,
       workloads: this.d.bindings.forProfile(namespace, name),
-      // Asked of the API server's authorizer after applying: it proves the RBAC in force, whoever owns it.
-      access: await verifyAccess(this.d.client, { profile: resolved, credentials, clusterRoleRules }),
     };
+    // Asked of the API server's authorizer after applying: it proves the RBAC in force, whoever owns it.
+    if (effective !== undefined) observation.access = await verifyAccess(this.d.client, { profile: effective, credentials, clusterRoleRules: effectiveRules });
     await this.writeStatus(profile, profileStatus(observation, profile.status, this.now()));
+  }
+
+  /** Keys of profiles whose last decision refused their grant or found no author: RBAC changes re-check them. */
+  undecidedKeys(): string[] {
+    return [...this.undecided];
+  }
+
+  /**
+   * Whether the spec's grant may be applied: it is the one in force, or its stamped author may grant
+   * it (asked once per change and RBAC state, see `decisions`).
+   */
+  private async decide(key: string, profile: Profile, resolved: ResolvedProfile, author: Author | undefined, clusterRoleRules: Map<string, PolicyRule[] | undefined>): Promise<GrantVerdict> {
+    const requested = requestedGrant(resolved);
+    const verdict = await this.judgeAuthor(profile, resolved, requested, author, clusterRoleRules);
+    if (verdict.kind === 'Refused' || verdict.kind === 'AuthorUnknown') this.undecided.add(key);
+    else this.undecided.delete(key);
+    return verdict;
+  }
+
+  private async judgeAuthor(
+    profile: Profile,
+    resolved: ResolvedProfile,
+    requested: GrantRequest,
+    author: Author | undefined,
+    clusterRoleRules: Map<string, PolicyRule[] | undefined>,
+  ): Promise<GrantVerdict> {
+    if (sameGrant(inForce(profile), requested)) return { kind: 'InForce' };
+    const problems = this.d.guardProblems();
+    if (problems.length > 0) {
+      return {
+        kind: 'AuthorUnknown',
+        message: `The author of this change is unknown: the admission policies that record it are not in place (${problems.join('; ')}). Install them with the operator (manifests/dist/operator.k8s.yaml; Kubernetes 1.36 or newer), then re-apply the profile`,
+      };
+    }
+    if (author === undefined) {
+      return {
+        kind: 'AuthorUnknown',
+        message: `spec.author is not set: the profile was last changed before admission policy ${AUTHOR_POLICY} was in place. Re-apply it (kubectl apply) so that admission records you as its author`,
+      };
+    }
+    const cacheKey = JSON.stringify([resolved.namespace, author, requested]);
+    const cached = this.decisions.get(cacheKey);
+    if (cached !== undefined && cached.rbacVersion === this.d.rbacVersion()) return cached.verdict;
+    const rbacVersion = this.d.rbacVersion();
+    const identity = authorIdentity(author);
+    const verdict = await judge(author.username, checkPlan(resolved.namespace, requested, clusterRoleRules), (check) => reviewAccess(this.d.client, identity, check));
+    this.decisions.set(cacheKey, { rbacVersion, verdict });
+    if (this.decisions.size > MAX_CACHED_DECISIONS) this.decisions.delete(this.decisions.keys().next().value as string);
+    const subject = `${profile.metadata.namespace}/${profile.metadata.name}`;
+    if (verdict.kind === 'Accepted') this.d.logger.info({ profile: subject, author: author.username }, 'Accepted grant of ApiAccessProfile');
+    else this.d.logger.warn({ profile: subject, author: author.username, reason: verdict.kind === 'Refused' ? verdict.message : '' }, 'Refused grant of ApiAccessProfile');
+    return verdict;
+  }
+
+  private clusterRoleRules(names: readonly string[]): Map<string, PolicyRule[] | undefined> {
+    return new Map(names.map((role) => [role, this.d.clusterRoles(role)]));
   }
 
   private now(): Date {
     return this.d.now?.() ?? new Date();
   }
 
-  private async applyRbac(profile: ResolvedProfile): Promise<ProfileObservation['rbac'] & { clusterRoleRules: Map<string, PolicyRule[] | undefined> }> {
+  private async applyRbac(profile: ResolvedProfile, clusterRoleRules: Map<string, PolicyRule[] | undefined>): Promise<ProfileObservation['rbac']> {
     const out = { serviceAccountMissing: false, serviceAccountForeign: false, missingClusterRoles: [] as string[], applyErrors: [] as string[], objects: [] as string[] };
-    const clusterRoleRules = new Map<string, PolicyRule[] | undefined>();
     const desired = desiredRbac(profile);
     const saPath = objectPath(RESOURCES.ServiceAccount, profile.namespace, profile.serviceAccount.name);
     const existingSa = await this.d.client.get<KubeObject>(saPath);
@@ -110,12 +195,8 @@ export class ProfileReconciler {
     }
     const objects = [...desired.roles, ...desired.roleBindings, ...desired.clusterRoles, ...desired.clusterRoleBindings] as Desired[];
     for (const object of objects) await this.ensure(object, undefined, out);
-    for (const role of profile.permissions.clusterRoles) {
-      const found = await this.d.client.get<{ rules?: PolicyRule[] }>(objectPath(RESOURCES.ClusterRole, undefined, role));
-      if (found === undefined) out.missingClusterRoles.push(role);
-      clusterRoleRules.set(role, found === undefined ? undefined : (found.rules ?? []));
-    }
-    return { ...out, clusterRoleRules };
+    for (const role of profile.permissions.clusterRoles) if (clusterRoleRules.get(role) === undefined) out.missingClusterRoles.push(role);
+    return out;
   }
 
   /** Applies `object` unless the live one already has every desired field (no needless writes). */
@@ -151,15 +232,18 @@ export class ProfileReconciler {
     return { source: 'ConfigMap', name: k.name, key: k.key, found: true, inspection: text === undefined ? undefined : inspectKubeconfig(text) };
   }
 
-  /** Deletes objects created for this profile that its current spec no longer wants (scope or mode switched). */
-  private async deleteStale(profile: ResolvedProfile): Promise<void> {
-    const rbac = desiredRbac(profile);
+  /**
+   * Deletes objects created for this profile that it no longer wants (scope or mode switched). RBAC
+   * only when a verified grant decides it: without one, RBAC is kept as it is.
+   */
+  private async deleteStale(profile: ResolvedProfile, { rbac }: { rbac: boolean }): Promise<void> {
+    const wanted = desiredRbac(profile);
     const keep = new Set(
-      [...rbac.roles, ...rbac.roleBindings, ...rbac.clusterRoles, ...rbac.clusterRoleBindings, desiredKubeconfigConfigMap(profile)]
+      [...wanted.roles, ...wanted.roleBindings, ...wanted.clusterRoles, ...wanted.clusterRoleBindings, desiredKubeconfigConfigMap(profile)]
         .filter((o) => o !== undefined)
         .map((o) => `${o.kind}/${o.metadata?.name}`),
     );
-    await this.deleteOwned(profile, (kind, name) => !keep.has(`${kind}/${name}`));
+    await this.deleteOwned(profile, (kind, name) => (rbac || kind === 'ConfigMap') && !keep.has(`${kind}/${name}`));
   }
 
   private async deleteOwned(profile: Pick<ResolvedProfile, 'name' | 'namespace'>, shouldDelete: (kind: string, name: string) => boolean): Promise<void> {
@@ -207,7 +291,7 @@ export class ProfileReconciler {
       { apiVersion: API_VERSION, kind: KIND, metadata: { name: profile.metadata.name, namespace: profile.metadata.namespace ?? '' }, status },
       { fieldManager: FIELD_MANAGER, force: true, subresource: 'status' },
     );
-    for (const c of flipped(profile.status?.conditions, status.conditions ?? [])) {
+    for (const c of reportable(profile.status?.conditions, status.conditions ?? [])) {
       if (c.type === ConditionType.Ready && c.reason === Reason.InvalidSpec) continue; // reported by its own Event
       await this.event(profile, c.status === 'True' ? 'Normal' : 'Warning', c.reason, `${c.type} is ${c.status}: ${c.message}`);
     }
@@ -218,6 +302,34 @@ export class ProfileReconciler {
     if (profile.metadata.uid !== undefined) involved.uid = profile.metadata.uid;
     await this.d.events.record(involved, type, reason, message);
   }
+}
+
+/** Conditions worth an Event: each flip, and each new refusal of a grant even while RBACReady stays False. */
+function reportable(before: readonly Condition[] | undefined, after: readonly Condition[]): Condition[] {
+  const refusal = new Set<string>([Reason.RequesterMayNotGrant, Reason.AuthorUnknown]);
+  const changedRefusal = after.filter((c) => refusal.has(c.reason) && before?.find((b) => b.type === c.type)?.message !== c.message);
+  return [...new Set([...flipped(before, after), ...changedRefusal])];
+}
+
+/** The profile's recorded grant in force, if status holds a well-formed one. */
+function inForce(profile: Profile): Grant | undefined {
+  const parsed = GrantSchema.safeParse(profile.status?.grant);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/** The grant to apply after a verdict: the requested one when accepted, else the last accepted (if any). */
+export function grantInForce(verdict: GrantVerdict, current: Grant | undefined, profile: ResolvedProfile, generation: number): Grant | undefined {
+  if (verdict.kind !== 'Accepted') return current;
+  return { author: verdict.author, generation, ...requestedGrant(profile) };
+}
+
+/** The profile as applied: its spec with the grant in force in place of the requested one. */
+function withGrant(profile: ResolvedProfile, grant: Grant): ResolvedProfile {
+  return { ...profile, serviceAccount: { ...grant.serviceAccount }, permissions: structuredClone(grant.permissions) };
+}
+
+function untouchedRbac(): ProfileObservation['rbac'] {
+  return { serviceAccountMissing: false, serviceAccountForeign: false, missingClusterRoles: [], applyErrors: [], objects: [] };
 }
 
 /** Whether an existing object was created for this profile (its labels or ownerReference say so). */

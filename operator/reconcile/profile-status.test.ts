@@ -10,6 +10,8 @@ function observation(over: Partial<ProfileObservation> = {}): ProfileObservation
     generation: 2,
     auth: 'Kubeconfig',
     serviceAccountName: 'agent',
+    verdict: { kind: 'InForce' },
+    grant: { author: 'alice', generation: 1, serviceAccount: { name: 'agent', create: true }, permissions: { scope: 'Namespace', rules: [], clusterRoles: ['view'] } },
     rbac: { serviceAccountMissing: false, serviceAccountForeign: false, missingClusterRoles: [], applyErrors: [], objects: ['Role apiaccess:agent'] },
     credentials: { source: 'Generated', configMap: 'apiaccess-agent-kubeconfig' },
     workloads: [{ ref: 'Deployment team-a/agent', state: 'bound', message: 'bound' }],
@@ -96,5 +98,27 @@ describe('profile status', () => {
     assert.equal(bound?.reason, 'KubeconfigUnreadable');
     assert.match(bound?.message ?? '', /^Deployment team-a\/e: container agent runs as uid 65532/);
     assert.equal(s.workloads?.bound, 1, 'an unreadable workload is not counted as bound');
+  });
+
+  it('refuses with RequesterMayNotGrant naming the author and what they lack, and says the accepted grant stays', () => {
+    const o = observation({ verdict: { kind: 'Refused', author: 'mallory', message: 'mallory may not grant ClusterRole cluster-admin: they lack "* *.* cluster-wide"' } });
+    const rbac = condition(o, 'RBACReady');
+    assert.equal(rbac?.status, 'False');
+    assert.equal(rbac?.reason, 'RequesterMayNotGrant');
+    assert.match(rbac?.message ?? '', /mallory may not grant ClusterRole cluster-admin.*The grant accepted at generation 1 \(author alice\) stays in force/);
+    assert.equal(condition(o, 'Ready')?.status, 'False');
+    assert.deepEqual(profileStatus(o, undefined, T0).grant?.author, 'alice');
+  });
+
+  it('says nothing was granted when a refused profile never had an accepted grant', () => {
+    const { grant: _none, ...rest } = observation({ verdict: { kind: 'AuthorUnknown', message: 'spec.author is not set' } });
+    const rbac = condition(rest, 'RBACReady');
+    assert.equal(rbac?.reason, 'AuthorUnknown');
+    assert.match(rbac?.message ?? '', /spec.author is not set\. Nothing was granted/);
+    assert.equal(profileStatus(rest, undefined, T0).grant, undefined);
+  });
+
+  it('names the author of the grant in force when RBAC is applied', () => {
+    assert.match(condition(observation(), 'RBACReady')?.message ?? '', /granted by alice$/);
   });
 });

@@ -1,6 +1,7 @@
 // The profile's status as an ordered chain of small named checks over one gathered observation
 // (cert-manager's gather -> decide -> write). Pure: the reconciler gathers, this decides.
-import type { ApiAccessProfileStatus, AuthMode } from '../../crds/apiaccessprofile.ts';
+import type { ApiAccessProfileStatus, AuthMode, Grant } from '../../crds/apiaccessprofile.ts';
+import type { GrantVerdict } from './grant-decision.ts';
 import type { KubeconfigInspection } from './kubeconfig-inspection.ts';
 import { ConditionType, mergeConditions, readyCondition, Reason, type ConditionInput } from './conditions.ts';
 
@@ -34,6 +35,10 @@ export interface ProfileObservation {
     applyErrors: string[];
     objects: string[];
   };
+  /** Whether the spec's grant may be applied (grant-decision.ts). */
+  verdict: GrantVerdict;
+  /** The grant in force after this reconcile: the accepted one, or the last accepted, or none. */
+  grant?: Grant;
   credentials: CredentialsObservation;
   workloads: WorkloadBinding[];
   /** AccessVerified, when checked; omitted conditions are not part of Ready. */
@@ -42,6 +47,14 @@ export interface ProfileObservation {
 
 export function rbacCondition(o: ProfileObservation): ConditionInput {
   const type = ConditionType.RBACReady;
+  const v = o.verdict;
+  if (v.kind === 'Refused' || v.kind === 'AuthorUnknown') {
+    const kept =
+      o.grant === undefined
+        ? 'Nothing was granted for this change.'
+        : `The grant accepted at generation ${o.grant.generation} (author ${o.grant.author}) stays in force.`;
+    return { type, status: 'False', reason: v.kind === 'Refused' ? Reason.RequesterMayNotGrant : Reason.AuthorUnknown, message: `${v.message}. ${kept}` };
+  }
   if (o.rbac.serviceAccountMissing) {
     return { type, status: 'False', reason: Reason.ServiceAccountMissing, message: `ServiceAccount ${o.serviceAccountName} does not exist and spec.serviceAccount.create is false` };
   }
@@ -56,7 +69,8 @@ export function rbacCondition(o: ProfileObservation): ConditionInput {
   }
   const foreign = o.rbac.serviceAccountForeign ? ` (existing ServiceAccount ${o.serviceAccountName} used as-is, not owned)` : '';
   const objects = o.rbac.objects.length > 0 ? o.rbac.objects.join(', ') : 'no RBAC objects (no rules or clusterRoles)';
-  return { type, status: 'True', reason: Reason.RBACApplied, message: `Applied ${objects}${foreign}` };
+  const author = o.grant === undefined ? '' : `; granted by ${o.grant.author}`;
+  return { type, status: 'True', reason: Reason.RBACApplied, message: `Applied ${objects}${foreign}${author}` };
 }
 
 export function credentialsCondition(o: ProfileObservation): ConditionInput {
@@ -136,6 +150,7 @@ export function profileStatus(o: ProfileObservation, existing: ApiAccessProfileS
     auth: o.auth,
     serviceAccountName: o.serviceAccountName,
     workloads: { bound: count('bound'), pending: count('pending'), unsupported: count('unsupported'), conflicted: count('conflicted') },
+    ...(o.grant !== undefined ? { grant: o.grant } : {}),
     conditions: mergeConditions(existing?.conditions, desired, o.generation, now),
   };
 }
