@@ -9,10 +9,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { stringify } from 'yaml';
 import type { KubeClient, KubeObject } from '../operator/kube/client.ts';
 import { auditEventsSince, auditMark } from './audit.ts';
 import { certificateKubeconfig, signedClientCertificate } from './certificates.ts';
+import { writeKubeconfig } from './cluster/kubeconfig.ts';
 import { createNamespace, testCluster, waitFor } from './harness.ts';
 import { applyAll, clientFor, OPERATOR_NAMESPACE, OPERATOR_SA } from './install.ts';
 import { serviceAccountToken } from './metrics.ts';
@@ -89,21 +89,10 @@ async function expectRefused(name: string, author: string, lacking: RegExp): Pro
   return rbac;
 }
 
-async function writeKubeconfig(dir: string, user: string, credential: Record<string, string>): Promise<string> {
+async function tokenUser(dir: string, user: string, token: string): Promise<string> {
   const info = testCluster();
   const file = join(dir, `${user.replaceAll(':', '_')}.kubeconfig`);
-  writeFileSync(
-    file,
-    stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'local', cluster: { server: info.server, 'certificate-authority': info.caFile } }],
-      users: [{ name: user, user: credential }],
-      contexts: [{ name: user, context: { cluster: 'local', user } }],
-      'current-context': user,
-    }),
-    { mode: 0o600 },
-  );
+  await writeKubeconfig(file, { server: info.server, caFile: info.caFile, user, credential: { token } });
   return file;
 }
 
@@ -138,7 +127,7 @@ describe('a profile grants only what its author could grant by hand', { concurre
     users.tina = { name: 'tina', kubeconfig: await certificateUser(dir, 'tina') };
     users.nadia = { name: 'nadia', kubeconfig: await certificateUser(dir, 'nadia') };
     users.carl = { name: 'carl', kubeconfig: await certificateUser(dir, 'carl') };
-    users.gitops = { name: sa('gitops', other), kubeconfig: await writeKubeconfig(dir, sa('gitops', other), { token: await serviceAccountToken(admin, other, 'gitops') }) };
+    users.gitops = { name: sa('gitops', other), kubeconfig: await tokenUser(dir, sa('gitops', other), await serviceAccountToken(admin, other, 'gitops')) };
   });
   after(async () => {
     await admin?.request('DELETE', `/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/guard-carl-${ns}`).catch(() => undefined);
