@@ -158,9 +158,9 @@ export class ProfileReconciler {
       };
     }
     const cacheKey = JSON.stringify([resolved.namespace, author, requested]);
-    const cached = this.decisions.get(cacheKey);
-    if (cached !== undefined && cached.rbacVersion === this.d.rbacVersion()) return cached.verdict;
     const rbacVersion = this.d.rbacVersion();
+    const cached = this.decisions.get(cacheKey);
+    if (cached !== undefined && cached.rbacVersion === rbacVersion) return cached.verdict;
     const identity = authorIdentity(author);
     const verdict = await judge(author.username, checkPlan(resolved.namespace, requested, clusterRoleRules), (check) => reviewAccess(this.d.client, identity, check));
     this.decisions.set(cacheKey, { rbacVersion, verdict });
