@@ -6,6 +6,7 @@
 // defaults), so a scraping Prometheus costs two API requests per 5 minutes and token.
 import { createHash } from 'node:crypto';
 import type { KubeClient } from './kube/client.ts';
+import { reviewAccess } from './reconcile/access-verification.ts';
 
 export const METRICS_PATH = '/metrics';
 const ALLOWED_TTL_MS = 5 * 60_000;
@@ -51,20 +52,12 @@ export class MetricsAuth {
       });
       const user = review.status?.user;
       if (review.status?.authenticated !== true || user?.username === undefined) return { status: 401, message: 'Unauthorized: the token was not accepted by the API server' };
-      const access = await this.client.request<{ status?: { allowed?: boolean } }>('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
-        body: {
-          apiVersion: 'authorization.k8s.io/v1',
-          kind: 'SubjectAccessReview',
-          spec: {
-            user: user.username,
-            groups: user.groups ?? [],
-            ...(user.uid ? { uid: user.uid } : {}),
-            ...(user.extra ? { extra: user.extra } : {}),
-            nonResourceAttributes: { path: METRICS_PATH, verb: 'get' },
-          },
-        },
-      });
-      if (access.status?.allowed !== true) {
+      const access = await reviewAccess(
+        this.client,
+        { user: user.username, groups: user.groups ?? [], ...(user.uid ? { uid: user.uid } : {}), ...(user.extra ? { extra: user.extra } : {}), source: 'the bearer token' },
+        { verb: 'get', path: METRICS_PATH },
+      );
+      if (!access.allowed) {
         return { status: 403, message: `Forbidden: ${user.username} may not get ${METRICS_PATH} (bind ClusterRole apiaccess-operator-metrics-reader)` };
       }
       return { status: 200 };

@@ -4,7 +4,7 @@
 // one-check shortcut Kubernetes itself honours (`escalate` on roles for inline rules, `bind` on a
 // referenced ClusterRole), then each permission. The plan is pure; `decideGrant` runs it.
 import { isDeepStrictEqual } from 'node:util';
-import type { Author, Grant, PolicyRule } from '../../crds/apiaccessprofile.ts';
+import { GrantSchema, type ApiAccessProfileStatus, type Author, type Grant, type PolicyRule } from '../../crds/apiaccessprofile.ts';
 import type { ResolvedProfile } from '../desired/profile.ts';
 import { accessChecks, describeCheck, type AccessCheck, type Identity } from './access-verification.ts';
 
@@ -30,6 +30,12 @@ export interface CheckGroup {
   shortcutText: string;
   /** The single permissions, or undefined when a referenced ClusterRole does not exist. */
   checks: AccessCheck[] | undefined;
+}
+
+/** The grant in force as recorded in a profile's status, if it holds a well-formed one. */
+export function recordedGrant(status: ApiAccessProfileStatus | undefined): Grant | undefined {
+  const parsed = GrantSchema.safeParse(status?.grant);
+  return parsed.success ? parsed.data : undefined;
 }
 
 export function requestedGrant(profile: ResolvedProfile): GrantRequest {

@@ -11,7 +11,6 @@ import {
   MANAGED_BY_LABEL,
   OWNER_NAME_LABEL,
   OWNER_NAMESPACE_LABEL,
-  GrantSchema,
   parseSpec,
   type ApiAccessProfileObject,
   type Author,
@@ -30,7 +29,7 @@ import type { ReconcileResult } from '../kube/queue.ts';
 import { RESOURCES, collectionPath, objectPath, type ResourceRef } from '../kube/resources.ts';
 import { AUTHOR_POLICY } from '../desired/author-policies.ts';
 import { reviewAccess, verifyAccess } from './access-verification.ts';
-import { authorIdentity, checkPlan, judge, requestedGrant, sameGrant, type GrantRequest, type GrantVerdict } from './grant-decision.ts';
+import { authorIdentity, checkPlan, judge, recordedGrant, requestedGrant, sameGrant, type GrantRequest, type GrantVerdict } from './grant-decision.ts';
 import type { BindingRegistry } from './bindings.ts';
 import { ConditionType, flipped, Reason } from './conditions.ts';
 import type { EventRecorder, InvolvedObject } from './events.ts';
@@ -96,7 +95,7 @@ export class ProfileReconciler {
     const resolved = resolveProfile({ name, namespace, uid: profile.metadata.uid ?? '', spec: parsed.spec });
     const clusterRoleRules = this.clusterRoleRules(resolved.permissions.clusterRoles);
     const verdict = await this.decide(key, profile, resolved, parsed.spec.author, clusterRoleRules);
-    const grant = grantInForce(verdict, inForce(profile), resolved, generation);
+    const grant = grantInForce(verdict, recordedGrant(profile.status), resolved, generation);
     // Only a grant whose author was verified is applied; without one, RBAC is left exactly as it is.
     const effective = grant === undefined ? undefined : withGrant(resolved, grant);
     // The grant in force may reference other ClusterRoles than the (refused) spec.
@@ -143,7 +142,7 @@ export class ProfileReconciler {
     author: Author | undefined,
     clusterRoleRules: Map<string, PolicyRule[] | undefined>,
   ): Promise<GrantVerdict> {
-    if (sameGrant(inForce(profile), requested)) return { kind: 'InForce' };
+    if (sameGrant(recordedGrant(profile.status), requested)) return { kind: 'InForce' };
     const problems = this.d.guardProblems();
     if (problems.length > 0) {
       return {
@@ -309,12 +308,6 @@ function reportable(before: readonly Condition[] | undefined, after: readonly Co
   const refusal = new Set<string>([Reason.RequesterMayNotGrant, Reason.AuthorUnknown]);
   const changedRefusal = after.filter((c) => refusal.has(c.reason) && before?.find((b) => b.type === c.type)?.message !== c.message);
   return [...new Set([...flipped(before, after), ...changedRefusal])];
-}
-
-/** The profile's recorded grant in force, if status holds a well-formed one. */
-function inForce(profile: Profile): Grant | undefined {
-  const parsed = GrantSchema.safeParse(profile.status?.grant);
-  return parsed.success ? parsed.data : undefined;
 }
 
 /** The grant to apply after a verdict: the requested one when accepted, else the last accepted (if any). */

@@ -2,7 +2,7 @@
 // injection, and removes every injected field when the label or the profile goes away. Writes only
 // when the workload does not already carry the injection; never forces a field another manager owns.
 import type { Logger } from 'pino';
-import { FIELD_MANAGER, GrantSchema, INJECTED_LABEL, parseSpec, PROFILE_LABEL, type ApiAccessProfileObject } from '../../crds/apiaccessprofile.ts';
+import { FIELD_MANAGER, INJECTED_LABEL, parseSpec, PROFILE_LABEL, type ApiAccessProfileObject } from '../../crds/apiaccessprofile.ts';
 import { podTemplateInjection } from '../desired/pod-template.ts';
 import { kubeconfigPath, resolveProfile } from '../desired/profile.ts';
 import { unreadableKubeconfig } from '../desired/readability.ts';
@@ -22,6 +22,7 @@ import type { ListWatchCache } from '../kube/cache.ts';
 import { isConflict, type KubeClient, type KubeObject } from '../kube/client.ts';
 import type { ReconcileResult } from '../kube/queue.ts';
 import type { BindingRegistry } from './bindings.ts';
+import { recordedGrant } from './grant-decision.ts';
 import { Reason } from './conditions.ts';
 import type { EventRecorder } from './events.ts';
 import type { BindingState } from './profile-status.ts';
@@ -87,8 +88,8 @@ export class WorkloadReconciler {
     }
     // The ServiceAccount of the grant in force: a refused change does not move the workloads either.
     const spec = resolveProfile({ name: profileName, namespace, spec: parsed.spec });
-    const accepted = GrantSchema.safeParse(profile.status?.grant);
-    const resolved = accepted.success ? { ...spec, serviceAccount: { ...accepted.data.serviceAccount } } : spec;
+    const accepted = recordedGrant(profile.status);
+    const resolved = accepted === undefined ? spec : { ...spec, serviceAccount: { ...accepted.serviceAccount } };
     const { injection, hash, missingContainers } = podTemplateInjection(resolved, containerNames(workload));
     const bind = (state: BindingState, message: string): void => this.d.bindings.set(key, { namespace, profile: profileName, ref, state, message });
 
