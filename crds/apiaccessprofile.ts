@@ -293,8 +293,11 @@ export const WorkloadCountsSchema = z
   .object({
     bound: z.number().int().min(0).describe('Labelled workloads carrying the current injection.'),
     pending: z.number().int().min(0).describe('Workloads whose Pods do not carry the current injection yet.'),
-    unsupported: z.number().int().min(0).describe('Labelled objects that cannot be changed (Jobs, bare Pods, owned ReplicaSets).'),
+    unsupported: z.number().int().min(0).describe('Labelled objects that cannot be changed: bare Pods and bare Jobs (no controller).'),
     conflicted: z.number().int().min(0).describe('Workloads where another field manager owns a field the profile needs.'),
+    containerNotFound: z.number().int().min(0).describe('Workloads without a container that spec.containers names.'),
+    unreadable: z.number().int().min(0).describe('Workloads where a selected container cannot read the mounted kubeconfig.'),
+    failed: z.number().int().min(0).describe('Workloads whose injection could not be written; retried with backoff.'),
   })
   .strict();
 

@@ -111,6 +111,78 @@ describe('WorkQueue', () => {
     await q.stop();
   });
 
+  it('GIVEN a handler that reports a failed write (retry) THEN the key is retried with backoff until it succeeds', async () => {
+    let calls = 0;
+    const q = queue(async () => {
+      calls += 1;
+      return calls < 3 ? { retry: { reason: 'RoleBinding x: denied' } } : undefined;
+    }, { backoff: { initialMs: 10, maxMs: 100 } });
+    q.start();
+    q.add('a');
+    await until(() => q.stats.processed === 1);
+    assert.deepEqual({ ...q.stats }, { processed: 1, failed: 2, retries: 2 });
+    await q.stop();
+  });
+
+  it('GIVEN a key in backoff WHEN new events add it THEN it still waits for its retry (the backoff is not cancelled)', async () => {
+    const times: number[] = [];
+    const q = queue(
+      async () => {
+        times.push(Date.now());
+        if (times.length === 1) throw new Error('denied');
+      },
+      { backoff: { initialMs: 300, maxMs: 300 }, random: () => 0.9999 },
+    );
+    q.start();
+    q.add('a');
+    await until(() => times.length === 1);
+    for (let i = 0; i < 5; i++) {
+      await wait(20);
+      q.add('a');
+    }
+    assert.equal(times.length, 1, 'events during the backoff did not run the key');
+    assert.equal(q.backingOffLength, 1);
+    await until(() => times.length === 2);
+    assert.ok(times[1]! - times[0]! >= 290, `retried after ${times[1]! - times[0]!} ms, before its backoff of 300 ms`);
+    await wait(50);
+    assert.equal(times.length, 2, 'the coalesced events did not add another run');
+    await q.stop();
+  });
+
+  it('GIVEN a failure with a server delay (Retry-After) longer than the backoff THEN the retry waits for the server delay', async () => {
+    const times: number[] = [];
+    const q = queue(
+      async () => {
+        times.push(Date.now());
+        if (times.length === 1) throw Object.assign(new Error('429 Too Many Requests'), { retryAfterMs: 250 });
+        if (times.length === 2) return { retry: { reason: 'throttled', notBeforeMs: 250 } };
+        return undefined;
+      },
+      { backoff: { initialMs: 5, maxMs: 10 } },
+    );
+    q.start();
+    q.add('a');
+    await until(() => times.length === 3);
+    assert.ok(times[1]! - times[0]! >= 245, `thrown: retried after ${times[1]! - times[0]!} ms`);
+    assert.ok(times[2]! - times[1]! >= 245, `returned: retried after ${times[2]! - times[1]!} ms`);
+    await q.stop();
+  });
+
+  it('GIVEN a handler running THEN longestRunningMs reports its age, and 0 when idle', async () => {
+    const gate = deferred<void>();
+    const q = queue(async () => gate.promise);
+    assert.equal(q.longestRunningMs(), 0);
+    q.start();
+    q.add('a');
+    await until(() => q.active === 1);
+    await wait(30);
+    assert.ok(q.longestRunningMs() >= 25);
+    gate.resolve();
+    await until(() => q.active === 0);
+    assert.equal(q.longestRunningMs(), 0);
+    await q.stop();
+  });
+
   it('GIVEN a handler asking requeueAfterMs THEN the key runs again after that delay', async () => {
     const times: number[] = [];
     const q = queue(async () => {

@@ -2,12 +2,19 @@
 // concurrently with itself, is processed once more when it changed while being processed, and is
 // retried with per-key exponential backoff. The queue carries keys only: handlers read the latest
 // state themselves (level-based), so coalescing many events into one run loses nothing.
+// A key in backoff stays there: new events for it wait for the retry instead of cancelling it, so a
+// key that keeps failing costs one attempt per backoff step however busy its objects are.
 import type { Logger } from 'pino';
 import { Backoff, type BackoffOptions } from './backoff.ts';
 
 export interface ReconcileResult {
   /** Process the key again after this delay (even on success), e.g. to re-check something slow. */
   requeueAfterMs?: number;
+  /**
+   * The run did not reach its goal (a write failed; its status already says so): retry with the
+   * key's backoff, as for a thrown error, but without logging it as a handler failure.
+   */
+  retry?: { reason: string; /** The server asked to wait at least this long (Retry-After). */ notBeforeMs?: number };
 }
 
 export interface WorkQueueOptions {
@@ -16,7 +23,7 @@ export interface WorkQueueOptions {
   concurrency: number;
   handler: (key: string) => Promise<ReconcileResult | void>;
   logger: Logger;
-  /** Per-key retry delays after failures, full jitter. @default { initialMs: 200, maxMs: 60000 } */
+  /** Per-key retry delays after failures, full jitter. @default { initialMs: 200, maxMs: 180000 } */
   backoff?: { initialMs: number; maxMs: number };
   /** Test seam for the jitter. @default Math.random */
   random?: () => number;
@@ -25,13 +32,14 @@ export interface WorkQueueOptions {
 export interface WorkQueueStats {
   /** Handler runs that succeeded. */
   processed: number;
-  /** Handler runs that threw. */
+  /** Handler runs that threw or asked for a retry. */
   failed: number;
-  /** Retries scheduled after failures. */
+  /** Retries scheduled after failures (thrown errors and `retry` results). */
   retries: number;
 }
 
-const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 200, maxMs: 60_000 };
+/** controller-runtime's per-item limiter starts at 5 ms and ends at 1000 s; a few minutes is enough here. */
+const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 200, maxMs: 180_000 };
 
 export class WorkQueue {
   readonly stats: WorkQueueStats = { processed: 0, failed: 0, retries: 0 };
@@ -39,10 +47,13 @@ export class WorkQueue {
   private readonly order: string[] = [];
   private readonly ready = new Set<string>();
   private readonly delayed = new Map<string, { timer: NodeJS.Timeout; dueAt: number }>();
-  private readonly processing = new Set<string>();
+  /** Keys being processed, with the time each run started. */
+  private readonly processing = new Map<string, number>();
   /** Keys added while being processed: run once more when the current run ends. */
   private readonly dirty = new Set<string>();
   private readonly failures = new Map<string, Backoff>();
+  /** Keys waiting for a backoff retry: adds do not bring them forward. */
+  private readonly backingOff = new Set<string>();
   private readonly inFlight = new Set<Promise<void>>();
   private running = false;
   private stopped = false;
@@ -64,7 +75,7 @@ export class WorkQueue {
    * `start()` wait for it; keys added after `stop()` are ignored.
    */
   add(key: string, delayMs?: number): void {
-    if (this.stopped) return;
+    if (this.stopped || this.backingOff.has(key)) return;
     if (delayMs !== undefined && delayMs > 0) {
       this.addAfter(key, delayMs);
       return;
@@ -92,12 +103,25 @@ export class WorkQueue {
     this.running = false;
     for (const { timer } of this.delayed.values()) clearTimeout(timer);
     this.delayed.clear();
+    this.backingOff.clear();
     await Promise.all([...this.inFlight]);
   }
 
   /** Keys ready to be processed now (not counting delayed or running ones). */
   get length(): number {
     return this.order.length;
+  }
+
+  /** Keys waiting for a backoff retry after a failure. */
+  get backingOffLength(): number {
+    return this.backingOff.size;
+  }
+
+  /** How long the longest-running handler has been running (0 when idle): a stuck one fails liveness. */
+  longestRunningMs(now: number = Date.now()): number {
+    let oldest = now;
+    for (const started of this.processing.values()) oldest = Math.min(oldest, started);
+    return now - oldest;
   }
 
   /** Keys waiting for a delay (retries, requeueAfter). */
@@ -110,14 +134,19 @@ export class WorkQueue {
     return this.processing.size;
   }
 
-  private addAfter(key: string, delayMs: number): void {
+  private addAfter(key: string, delayMs: number, backoff = false): void {
     if (this.ready.has(key)) return;
+    if (backoff) {
+      this.cancelDelayed(key);
+      this.backingOff.add(key);
+    }
     const dueAt = Date.now() + delayMs;
     const existing = this.delayed.get(key);
     if (existing !== undefined && existing.dueAt <= dueAt) return;
     this.cancelDelayed(key);
     const timer = setTimeout(() => {
       this.delayed.delete(key);
+      this.backingOff.delete(key);
       this.add(key);
     }, delayMs);
     this.delayed.set(key, { timer, dueAt });
@@ -134,7 +163,7 @@ export class WorkQueue {
     while (this.running && this.processing.size < this.opts.concurrency && this.order.length > 0) {
       const key = this.order.shift() as string;
       this.ready.delete(key);
-      this.processing.add(key);
+      this.processing.set(key, Date.now());
       const run = this.process(key);
       this.inFlight.add(run);
       void run.finally(() => {
@@ -148,28 +177,38 @@ export class WorkQueue {
   private async process(key: string): Promise<void> {
     try {
       const result = await this.opts.handler(key);
+      if (result?.retry !== undefined) {
+        this.stats.failed += 1;
+        this.retry(key, result.retry.reason, result.retry.notBeforeMs);
+        return;
+      }
       this.stats.processed += 1;
       this.failures.delete(key);
       const after = result?.requeueAfterMs;
       if (after !== undefined) this.add(key, after);
     } catch (error) {
       this.stats.failed += 1;
-      this.retry(key, error);
+      this.retry(key, error, (error as { retryAfterMs?: unknown }).retryAfterMs);
     }
   }
 
-  private retry(key: string, error: unknown): void {
+  /** Schedules the key's next attempt after its backoff, never sooner than the server asked. */
+  private retry(key: string, error: unknown, notBeforeMs?: unknown): void {
     if (this.stopped) return;
     let backoff = this.failures.get(key);
     if (backoff === undefined) {
       backoff = new Backoff(this.backoffOptions, this.opts.random);
       this.failures.set(key, backoff);
     }
-    const delayMs = backoff.next();
+    const serverDelay = typeof notBeforeMs === 'number' && Number.isFinite(notBeforeMs) ? notBeforeMs : 0;
+    const delayMs = Math.max(backoff.next(), serverDelay);
     this.stats.retries += 1;
-    this.log.warn({ err: error, key, attempt: backoff.attempts, retryInMs: delayMs }, 'Failed to reconcile key; retrying');
+    const detail = typeof error === 'string' ? { reason: error } : { err: error };
+    this.log.warn({ ...detail, key, attempt: backoff.attempts, retryInMs: delayMs }, 'Failed to reconcile key; retrying');
     // A delay of 0 (possible with full jitter) still goes through the timer: never a tight loop.
-    this.addAfter(key, Math.max(1, delayMs));
+    // Changes seen while the key ran are covered by this retry too.
+    this.dirty.delete(key);
+    this.addAfter(key, Math.max(1, delayMs), true);
   }
 
   private finish(key: string): void {

@@ -1,9 +1,13 @@
 // AccessVerified: asks the API server's own authorizer (SubjectAccessReview) whether the profile's
 // identity may do what the profile declares: each inline rule and each rule of each referenced
-// ClusterRole. It proves the RBAC actually in force, not the operator's intent.
+// ClusterRole. It proves the RBAC actually in force, not the operator's intent. A question is asked
+// the way the workload's real request would be: a cluster-scoped resource without a namespace, even
+// at Namespace scope (where a RoleBinding cannot grant it). An identity the operator cannot know
+// (a Secret, an opaque token, files, exec plugins) is not checked as some other identity: Unknown.
 import type { PolicyRule } from '../../crds/apiaccessprofile.ts';
 import type { ResolvedProfile } from '../desired/profile.ts';
 import type { KubeClient } from '../kube/client.ts';
+import type { ResourceScopes } from '../kube/discovery.ts';
 import { ConditionType, Reason, type ConditionInput } from './conditions.ts';
 import type { KubeconfigIdentity } from './kubeconfig-inspection.ts';
 import type { CredentialsObservation } from './profile-status.ts';
@@ -38,26 +42,51 @@ export function serviceAccountIdentity(namespace: string, name: string): Identit
   };
 }
 
-/** The identity AccessVerified checks (api.md, Identity): the kubeconfig's where the operator can read it. */
-export function identityFor(profile: ResolvedProfile, credentials: CredentialsObservation): Identity {
-  const sa = serviceAccountIdentity(profile.namespace, profile.serviceAccount.name);
-  if (credentials.source !== 'ConfigMap' || !credentials.found || credentials.inspection === undefined || !credentials.inspection.ok) return sa;
-  return kubeconfigIdentity(credentials.inspection.identity, credentials.name) ?? sa;
+/** Why the workload's identity cannot be known to the operator (AccessVerified Unknown, NotInspected). */
+export interface NotInspected {
+  notInspected: string;
 }
 
-function kubeconfigIdentity(identity: KubeconfigIdentity, configMap: string): Identity | undefined {
+/**
+ * The identity AccessVerified checks (api.md, Identity): the profile's ServiceAccount in
+ * ServiceAccount and Generated mode, the kubeconfig's where the operator can read it, else none.
+ */
+export function identityFor(profile: ResolvedProfile, credentials: CredentialsObservation): Identity | NotInspected {
+  switch (credentials.source) {
+    case 'InCluster':
+    case 'Generated':
+      return serviceAccountIdentity(profile.namespace, profile.serviceAccount.name);
+    case 'Secret':
+      return { notInspected: `the identity in Secret ${credentials.name} is not inspected: the operator never reads Secrets` };
+    case 'ConfigMap':
+      if (!credentials.found || credentials.inspection === undefined || !credentials.inspection.ok) {
+        return { notInspected: `the kubeconfig in ConfigMap ${credentials.name} could not be read (see CredentialsReady)` };
+      }
+      return kubeconfigIdentity(credentials.inspection.identity, credentials.name);
+  }
+}
+
+function kubeconfigIdentity(identity: KubeconfigIdentity, configMap: string): Identity | NotInspected {
   switch (identity.kind) {
     case 'ServiceAccountToken':
       return { ...serviceAccountIdentity(identity.namespace, identity.serviceAccount), source: `the token in ConfigMap ${configMap}` };
     case 'ClientCertificate':
       return { user: identity.username, groups: [...identity.groups, 'system:authenticated'], source: `the client certificate in ConfigMap ${configMap}` };
-    default:
-      return undefined;
+    case 'Token':
+      return { notInspected: `the token in ConfigMap ${configMap} is not a ServiceAccount token; only the API server knows whose it is` };
+    case 'Unknown':
+      return { notInspected: `ConfigMap ${configMap} presents ${identity.detail}` };
   }
 }
 
-/** Expands rules into single (verb, group, resource[, name]) questions, at most MAX_CHECKS. */
-export function accessChecks(rules: readonly PolicyRule[], namespace: string | undefined): AccessCheck[] {
+/** Whether a resource is cluster-scoped (from discovery); undefined when the server does not serve it. */
+export type ScopeOf = (group: string, resource: string) => 'Cluster' | 'Namespaced' | undefined;
+
+/**
+ * Expands rules into single (verb, group, resource[, name]) questions. With a namespace, a
+ * cluster-scoped resource (per `scopeOf`) is still asked without one, as its real request is.
+ */
+export function accessChecks(rules: readonly PolicyRule[], namespace: string | undefined, scopeOf: ScopeOf = () => undefined): AccessCheck[] {
   const out: AccessCheck[] = [];
   for (const rule of rules) {
     for (const verb of rule.verbs) {
@@ -65,7 +94,8 @@ export function accessChecks(rules: readonly PolicyRule[], namespace: string | u
       for (const group of rule.apiGroups ?? ['']) {
         for (const full of rule.resources ?? []) {
           const [resource = full, subresource] = full.split('/');
-          const base: AccessCheck = { verb, group, resource, ...(subresource ? { subresource } : {}), ...(namespace ? { namespace } : {}) };
+          const inNamespace = namespace !== undefined && scopeOf(group, resource) !== 'Cluster';
+          const base: AccessCheck = { verb, group, resource, ...(subresource ? { subresource } : {}), ...(inNamespace ? { namespace } : {}) };
           const names = rule.resourceNames ?? [];
           if (names.length === 0) out.push(base);
           else for (const name of names) out.push({ ...base, name });
@@ -74,6 +104,10 @@ export function accessChecks(rules: readonly PolicyRule[], namespace: string | u
     }
   }
   return out;
+}
+
+function resourcePairs(rules: readonly PolicyRule[]): Array<[string, string]> {
+  return rules.flatMap((r) => (r.apiGroups ?? ['']).flatMap((g) => (r.resources ?? []).map((res): [string, string] => [g, res.split('/')[0] ?? res])));
 }
 
 export function describeCheck(c: AccessCheck): string {
@@ -87,33 +121,38 @@ export interface VerifyInput {
   credentials: CredentialsObservation;
   /** Rules of the referenced ClusterRoles, undefined for one that does not exist. */
   clusterRoleRules: Map<string, PolicyRule[] | undefined>;
+  /** Discovery, to ask about cluster-scoped resources without a namespace at Namespace scope. */
+  scopes?: ResourceScopes;
 }
 
 export async function verifyAccess(client: KubeClient, input: VerifyInput): Promise<ConditionInput> {
   const type = ConditionType.AccessVerified;
   const { profile } = input;
   const identity = identityFor(profile, input.credentials);
+  if ('notInspected' in identity) {
+    return { type, status: 'Unknown', reason: Reason.NotInspected, message: `Not verified: ${identity.notInspected}; run \`apiaccess doctor\` in the workload to check its access` };
+  }
   const missing = [...input.clusterRoleRules].filter(([, rules]) => rules === undefined).map(([name]) => name);
   if (missing.length > 0) {
     return { type, status: 'False', reason: Reason.ClusterRoleNotFound, message: `Cannot verify ClusterRole ${missing.join(', ')}: it does not exist` };
   }
   const namespace = profile.permissions.scope === 'Namespace' ? profile.namespace : undefined;
-  const checks = [
-    ...accessChecks(profile.permissions.rules, namespace),
-    ...[...input.clusterRoleRules.values()].flatMap((rules) => accessChecks(rules ?? [], namespace)),
-  ];
+  const rules = [...profile.permissions.rules, ...[...input.clusterRoleRules.values()].flatMap((r) => r ?? [])];
+  const scopeOf = namespace !== undefined && input.scopes !== undefined ? await input.scopes.resolver(resourcePairs(rules)) : undefined;
+  const checks = accessChecks(rules, namespace, scopeOf);
   const unique = [...new Map(checks.map((c) => [JSON.stringify(c), c])).values()];
   for (const check of unique.slice(0, MAX_CHECKS)) {
     const allowed = await reviewAccess(client, identity, check);
     if (!allowed.allowed) {
       const why = allowed.reason ? ` (${allowed.reason})` : '';
-      return { type, status: 'False', reason: Reason.AccessDenied, message: `${identity.user} (${identity.source}) may not ${describeCheck(check)}${why}` };
+      const scoped = namespace !== undefined && check.namespace === undefined && check.path === undefined;
+      const hint = scoped ? `: ${check.resource} is cluster-scoped, which a RoleBinding (permissions.scope Namespace) cannot grant; use scope Cluster` : '';
+      return { type, status: 'False', reason: Reason.AccessDenied, message: `${identity.user} (${identity.source}) may not ${describeCheck(check)}${why}${hint}` };
     }
   }
   const skipped = unique.length > MAX_CHECKS ? `; ${unique.length - MAX_CHECKS} more not checked` : '';
-  const note = input.credentials.source === 'Secret' ? ` (the identity in Secret ${input.credentials.name} is not inspected; run apiaccess doctor in the workload)` : '';
   const what = unique.length === 0 ? 'nothing to verify: no rules or ClusterRoles declared' : `${Math.min(unique.length, MAX_CHECKS)} declared permission${unique.length === 1 ? '' : 's'} allowed`;
-  return { type, status: 'True', reason: Reason.AccessAllowed, message: `${identity.user} (${identity.source}): ${what}${skipped}${note}` };
+  return { type, status: 'True', reason: Reason.AccessAllowed, message: `${identity.user} (${identity.source}): ${what}${skipped}` };
 }
 
 /** One SubjectAccessReview: may `identity` do `check`? The whole authorizer chain answers. */

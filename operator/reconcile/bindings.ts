@@ -1,6 +1,8 @@
 // What the workload reconciler found for each labelled workload, read by the profile reconciler for
 // its counts and WorkloadsBound condition. In memory: after a restart every workload is reconciled
-// again at start-up, which rebuilds it.
+// again at start-up, which rebuilds it. Until a profile's every cached workload has been reconciled
+// once, its counts are partial: the profile reconciler does not write status from them (a restart
+// of a converged system must not flip WorkloadsBound on the way).
 import type { WorkloadBinding } from './profile-status.ts';
 
 export interface BindingRecord extends WorkloadBinding {
@@ -10,11 +12,14 @@ export interface BindingRecord extends WorkloadBinding {
 
 export class BindingRegistry {
   private readonly byWorkload = new Map<string, BindingRecord>();
+  /** Workload keys reconciled at least once by this process, whatever the outcome. */
+  private readonly seen = new Set<string>();
 
   /** @param onProfileChanged called with "namespace/profile" whenever a profile's bindings change */
   constructor(private readonly onProfileChanged: (profileKey: string) => void) {}
 
   set(workloadKey: string, record: BindingRecord): void {
+    this.seen.add(workloadKey);
     const before = this.byWorkload.get(workloadKey);
     this.byWorkload.set(workloadKey, record);
     if (before !== undefined && (before.profile !== record.profile || before.namespace !== record.namespace)) {
@@ -25,11 +30,30 @@ export class BindingRegistry {
     }
   }
 
-  delete(workloadKey: string): void {
+  /**
+   * The workload counts for no profile (unlabelled, inherited, gone, or its profile unusable).
+   * @param labelled "namespace/profile" its labels name, told once when this is its first outcome
+   */
+  delete(workloadKey: string, labelled?: string): void {
+    const first = !this.seen.has(workloadKey);
+    this.seen.add(workloadKey);
     const before = this.byWorkload.get(workloadKey);
-    if (before === undefined) return;
-    this.byWorkload.delete(workloadKey);
-    this.onProfileChanged(`${before.namespace}/${before.profile}`);
+    if (before !== undefined) {
+      this.byWorkload.delete(workloadKey);
+      this.onProfileChanged(`${before.namespace}/${before.profile}`);
+    }
+    if (first && labelled !== undefined && labelled !== `${before?.namespace}/${before?.profile}`) this.onProfileChanged(labelled);
+  }
+
+  /** Forgets a workload that no longer exists (its key may be reused by a new object). */
+  forget(workloadKey: string): void {
+    this.delete(workloadKey);
+    this.seen.delete(workloadKey);
+  }
+
+  /** Whether every one of these workloads has been reconciled at least once. */
+  allSeen(workloadKeys: readonly string[]): boolean {
+    return workloadKeys.every((k) => this.seen.has(k));
   }
 
   forProfile(namespace: string, profile: string): WorkloadBinding[] {

@@ -48,6 +48,7 @@ export const Reason = {
   // AccessVerified
   AccessAllowed: 'AccessAllowed',
   AccessDenied: 'AccessDenied',
+  NotInspected: 'NotInspected',
 } as const;
 export type ReasonName = (typeof Reason)[keyof typeof Reason];
 

@@ -1,5 +1,6 @@
 // Profile reconciler: the ServiceAccount, RBAC and generated kubeconfig of each ApiAccessProfile,
 // its finalizer, and its status. Gather -> decide (profile-status.ts, pure) -> write only what changed.
+// A write that fails becomes status (ApplyFailed, "retrying") and a retry of the key with backoff.
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import {
@@ -25,6 +26,7 @@ import { desiredRbac } from '../desired/rbac.ts';
 import { contains } from '../desired/subset.ts';
 import type { ListWatchCache } from '../kube/cache.ts';
 import { isForbidden, type KubeClient, type KubeObject } from '../kube/client.ts';
+import type { ResourceScopes } from '../kube/discovery.ts';
 import type { ReconcileResult } from '../kube/queue.ts';
 import { RESOURCES, collectionPath, objectPath, type ResourceRef } from '../kube/resources.ts';
 import { AUTHOR_POLICY } from '../desired/author-policies.ts';
@@ -34,6 +36,7 @@ import type { BindingRegistry } from './bindings.ts';
 import { ConditionType, flipped, Reason } from './conditions.ts';
 import type { EventRecorder, InvolvedObject } from './events.ts';
 import { inspectKubeconfig } from './kubeconfig-inspection.ts';
+import type { KubeconfigSources } from './kubeconfig-sources.ts';
 import { invalidSpecStatus, profileStatus, type CredentialsObservation, type ProfileObservation } from './profile-status.ts';
 import type { WorkloadIndex } from './workload-index.ts';
 
@@ -48,6 +51,10 @@ export interface ProfileReconcilerDeps {
   /** Changes whenever any RBAC object changes: a cached author decision is valid for one value. */
   rbacVersion: () => number;
   profiles: ListWatchCache<Profile>;
+  /** The users' kubeconfig ConfigMaps profiles reference, watched by name. */
+  kubeconfigSources: KubeconfigSources;
+  /** Discovery: which resources are cluster-scoped (AccessVerified asks about those without a namespace). */
+  scopes?: ResourceScopes;
   workloads: WorkloadIndex;
   bindings: BindingRegistry;
   events: EventRecorder;
@@ -56,6 +63,13 @@ export interface ProfileReconcilerDeps {
 }
 
 type Desired = KubeObject & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } };
+
+/** Writes that failed in one reconcile: reported in status, then retried no sooner than the server asked. */
+interface WriteFailures {
+  applyErrors: string[];
+  objects: string[];
+  retryAfterMs?: number;
+}
 
 // Objects the operator creates for profiles, found by their labels for cleanup of stale ones.
 const OWNED_KINDS: Array<{ resource: ResourceRef; namespaced: boolean }> = [
@@ -100,8 +114,9 @@ export class ProfileReconciler {
     const effective = grant === undefined ? undefined : withGrant(resolved, grant);
     // The grant in force may reference other ClusterRoles than the (refused) spec.
     const effectiveRules = effective === undefined ? clusterRoleRules : this.clusterRoleRules(effective.permissions.clusterRoles);
-    const rbac = effective === undefined ? untouchedRbac() : await this.applyRbac(effective, effectiveRules);
-    const credentials = await this.applyCredentials(resolved);
+    const failures: WriteFailures = { applyErrors: [], objects: [] };
+    const rbac = effective === undefined ? untouchedRbac() : await this.applyRbac(effective, effectiveRules, failures);
+    const credentials = await this.applyCredentials(resolved, failures);
     await this.deleteStale(effective ?? resolved, { rbac: effective !== undefined });
     const observation: ProfileObservation = {
       generation,
@@ -114,8 +129,17 @@ export class ProfileReconciler {
       workloads: this.d.bindings.forProfile(namespace, name),
     };
     // Asked of the API server's authorizer after applying: it proves the RBAC in force, whoever owns it.
-    if (effective !== undefined) observation.access = await verifyAccess(this.d.client, { profile: effective, credentials, clusterRoleRules: effectiveRules });
-    await this.writeStatus(profile, profileStatus(observation, profile.status, this.now()));
+    if (effective !== undefined) {
+      const scopes = this.d.scopes !== undefined ? { scopes: this.d.scopes } : {};
+      observation.access = await verifyAccess(this.d.client, { profile: effective, credentials, clusterRoleRules: effectiveRules, ...scopes });
+    }
+    // Counts from workloads not yet reconciled by this process (just started, or just labelled) are
+    // partial: the registry requeues the profile once the last of them reports.
+    if (this.d.bindings.allSeen(this.d.workloads.keysFor(namespace, name))) {
+      await this.writeStatus(profile, profileStatus(observation, profile.status, this.now()));
+    }
+    if (failures.applyErrors.length === 0) return;
+    return { retry: { reason: failures.applyErrors.join('; '), ...(failures.retryAfterMs !== undefined ? { notBeforeMs: failures.retryAfterMs } : {}) } };
   }
 
   /** Keys of profiles whose last decision refused their grant or found no author: RBAC changes re-check them. */
@@ -178,7 +202,7 @@ export class ProfileReconciler {
     return this.d.now?.() ?? new Date();
   }
 
-  private async applyRbac(profile: ResolvedProfile, clusterRoleRules: Map<string, PolicyRule[] | undefined>): Promise<ProfileObservation['rbac']> {
+  private async applyRbac(profile: ResolvedProfile, clusterRoleRules: Map<string, PolicyRule[] | undefined>, failures: WriteFailures): Promise<ProfileObservation['rbac']> {
     const out = { serviceAccountMissing: false, serviceAccountForeign: false, missingClusterRoles: [] as string[], applyErrors: [] as string[], objects: [] as string[] };
     const desired = desiredRbac(profile);
     const saPath = objectPath(RESOURCES.ServiceAccount, profile.namespace, profile.serviceAccount.name);
@@ -195,11 +219,17 @@ export class ProfileReconciler {
     const objects = [...desired.roles, ...desired.roleBindings, ...desired.clusterRoles, ...desired.clusterRoleBindings] as Desired[];
     for (const object of objects) await this.ensure(object, undefined, out);
     for (const role of profile.permissions.clusterRoles) if (clusterRoleRules.get(role) === undefined) out.missingClusterRoles.push(role);
+    failures.applyErrors.push(...out.applyErrors);
+    const retryAfter = (out as Partial<WriteFailures>).retryAfterMs;
+    if (retryAfter !== undefined) failures.retryAfterMs = Math.max(failures.retryAfterMs ?? 0, retryAfter);
     return out;
   }
 
-  /** Applies `object` unless the live one already has every desired field (no needless writes). */
-  private async ensure(object: Desired, known: KubeObject | undefined, out: { applyErrors: string[]; objects: string[] }): Promise<void> {
+  /**
+   * Applies `object` unless the live one already has every desired field (no needless writes). A
+   * failure (a conflict too: never forced) is recorded in `out`, with the server's Retry-After.
+   */
+  private async ensure(object: Desired, known: KubeObject | undefined, out: WriteFailures): Promise<void> {
     const label = `${object.kind} ${object.metadata.name}`;
     out.objects.push(label);
     try {
@@ -210,22 +240,26 @@ export class ProfileReconciler {
       this.d.logger.info({ object: label, namespace: object.metadata.namespace }, `Applied ${object.kind}`);
     } catch (error) {
       const message = `${label}: ${(error as Error).message}`;
-      out.applyErrors.push(isForbidden(error) ? `${message} (the operator's ClusterRole lacks this right)` : message);
+      out.applyErrors.push(isForbidden(error) && !isAdmissionDenial(error) ? `${message} (the operator's ClusterRole lacks this right)` : message);
+      const retryAfter = (error as { retryAfterMs?: unknown }).retryAfterMs;
+      if (typeof retryAfter === 'number') out.retryAfterMs = Math.max(out.retryAfterMs ?? 0, retryAfter);
     }
   }
 
-  private async applyCredentials(profile: ResolvedProfile): Promise<CredentialsObservation> {
+  private async applyCredentials(profile: ResolvedProfile, failures: WriteFailures): Promise<CredentialsObservation> {
     const k = profile.kubeconfig;
     if (profile.auth === 'ServiceAccount' || k === undefined) return { source: 'InCluster' };
     if (k.source === 'Secret') return { source: 'Secret', name: k.name };
     if (k.source === 'Generated') {
       const cm = desiredKubeconfigConfigMap(profile) as Desired;
-      const out = { applyErrors: [] as string[], objects: [] as string[] };
+      const out: WriteFailures = { applyErrors: [], objects: [] };
       await this.ensure(cm, undefined, out);
+      failures.applyErrors.push(...out.applyErrors);
+      if (out.retryAfterMs !== undefined) failures.retryAfterMs = Math.max(failures.retryAfterMs ?? 0, out.retryAfterMs);
       const applyError = out.applyErrors[0];
       return applyError === undefined ? { source: 'Generated', configMap: cm.metadata.name } : { source: 'Generated', configMap: cm.metadata.name, applyError };
     }
-    const cm = await this.d.client.get<{ data?: Record<string, string> }>(objectPath(RESOURCES.ConfigMap, profile.namespace, k.name));
+    const cm = await this.d.kubeconfigSources.get(profile.namespace, k.name);
     if (cm === undefined) return { source: 'ConfigMap', name: k.name, key: k.key, found: false };
     const text = cm.data?.[k.key];
     return { source: 'ConfigMap', name: k.name, key: k.key, found: true, inspection: text === undefined ? undefined : inspectKubeconfig(text) };
@@ -319,6 +353,11 @@ export function grantInForce(verdict: GrantVerdict, current: Grant | undefined, 
 /** The profile as applied: its spec with the grant in force in place of the requested one. */
 function withGrant(profile: ResolvedProfile, grant: Grant): ResolvedProfile {
   return { ...profile, serviceAccount: { ...grant.serviceAccount }, permissions: structuredClone(grant.permissions) };
+}
+
+/** A 403 from an admission policy or webhook, not from the authorizer: the ClusterRole is not the cause. */
+function isAdmissionDenial(error: unknown): boolean {
+  return /admission|denied the request|denied request/i.test((error as Error).message ?? '');
 }
 
 function untouchedRbac(): ProfileObservation['rbac'] {

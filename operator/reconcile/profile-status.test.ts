@@ -24,7 +24,7 @@ describe('profile status', () => {
   it('is Ready with counts, auth and ServiceAccount when everything holds', () => {
     const s = profileStatus(observation(), undefined, T0);
     assert.equal(s.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
-    assert.deepEqual(s.workloads, { bound: 1, pending: 0, unsupported: 0, conflicted: 0 });
+    assert.deepEqual(s.workloads, { bound: 1, pending: 0, unsupported: 0, conflicted: 0, containerNotFound: 0, unreadable: 0, failed: 0 });
     assert.equal(s.observedGeneration, 2);
     assert.ok(s.conditions?.every((c) => c.observedGeneration === 2));
   });
@@ -69,17 +69,18 @@ describe('profile status', () => {
     assert.equal(c?.reason, 'SecretNotInspected');
   });
 
-  it('counts conflicts, pending and unsupported workloads and names the first problem', () => {
+  it('counts every state of workload, each in its own counter, and names the first problem', () => {
     const o = observation({
       workloads: [
         { ref: 'Deployment team-a/a', state: 'bound', message: '' },
         { ref: 'Deployment team-a/b', state: 'conflicted', message: 'field .spec.template.spec.serviceAccountName is owned by manager "kubectl" with value "other"' },
         { ref: 'Job team-a/c', state: 'unsupported', message: 'a Job cannot change' },
         { ref: 'ReplicaSet team-a/d', state: 'pending', message: '1 Pod without the current injection' },
+        { ref: 'Deployment team-a/f', state: 'containerNotFound', message: 'spec.containers names agent' },
       ],
     });
     const s = profileStatus(o, undefined, T0);
-    assert.deepEqual(s.workloads, { bound: 1, pending: 1, unsupported: 1, conflicted: 1 });
+    assert.deepEqual(s.workloads, { bound: 1, pending: 1, unsupported: 1, conflicted: 1, containerNotFound: 1, unreadable: 0, failed: 0 });
     const bound = s.conditions?.find((c) => c.type === 'WorkloadsBound');
     assert.equal(bound?.reason, 'FieldConflict');
     assert.match(bound?.message ?? '', /^Deployment team-a\/b: field .*serviceAccountName/);
@@ -116,6 +117,30 @@ describe('profile status', () => {
     assert.equal(rbac?.reason, 'AuthorUnknown');
     assert.match(rbac?.message ?? '', /spec.author is not set\. Nothing was granted/);
     assert.equal(profileStatus(rest, undefined, T0).grant, undefined);
+  });
+
+  it('a failed write says so and that it is retried, before any other workload problem', () => {
+    const o = observation({
+      workloads: [
+        { ref: 'Deployment team-a/b', state: 'conflicted', message: 'field owned by kubectl' },
+        { ref: 'Deployment team-a/g', state: 'failed', message: 'admission denied: no mounts; retrying with backoff' },
+      ],
+      rbac: { serviceAccountMissing: false, serviceAccountForeign: false, missingClusterRoles: [], applyErrors: ['RoleBinding apiaccess:agent: denied by policy deny-rb'], objects: [] },
+    });
+    const bound = condition(o, 'WorkloadsBound');
+    assert.equal(bound?.reason, 'ApplyFailed');
+    assert.equal(profileStatus(o, undefined, T0).workloads?.failed, 1);
+    const rbac = condition(o, 'RBACReady');
+    assert.equal(rbac?.reason, 'ApplyFailed');
+    assert.match(rbac?.message ?? '', /denied by policy deny-rb; retrying with backoff$/);
+  });
+
+  it('an identity the operator cannot inspect (AccessVerified Unknown, NotInspected) does not keep Ready from True', () => {
+    const o = observation({ access: { type: 'AccessVerified', status: 'Unknown', reason: 'NotInspected', message: 'Secret agent-kubeconfig is not read' } });
+    assert.equal(condition(o, 'AccessVerified')?.status, 'Unknown');
+    assert.equal(condition(o, 'Ready')?.status, 'True');
+    const denied = observation({ access: { type: 'AccessVerified', status: 'False', reason: 'AccessDenied', message: 'may not list nodes' } });
+    assert.equal(condition(denied, 'Ready')?.status, 'False');
   });
 
   it('names the author of the grant in force when RBAC is applied', () => {

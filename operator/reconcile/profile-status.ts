@@ -12,8 +12,14 @@ export type CredentialsObservation =
   | { source: 'ConfigMap'; name: string; key: string; found: true; inspection: KubeconfigInspection | undefined }
   | { source: 'Secret'; name: string };
 
-/** `unreadable`: injected, but a container cannot read its kubeconfig (see desired/readability.ts). */
-export type BindingState = 'bound' | 'pending' | 'conflicted' | 'unsupported' | 'containerNotFound' | 'unreadable';
+/**
+ * `unreadable`: injected, but a container cannot read its kubeconfig (see desired/readability.ts).
+ * `failed`: writing the injection failed for another reason than a field conflict; it is retried.
+ */
+export type BindingState = 'bound' | 'pending' | 'conflicted' | 'unsupported' | 'containerNotFound' | 'unreadable' | 'failed';
+
+/** Said in every condition about a write that failed: the reconcile is retried with backoff. */
+export const RETRYING = 'retrying with backoff';
 
 export interface WorkloadBinding {
   /** e.g. Deployment team-a/agent */
@@ -58,7 +64,7 @@ export function rbacCondition(o: ProfileObservation): ConditionInput {
   if (o.rbac.serviceAccountMissing) {
     return { type, status: 'False', reason: Reason.ServiceAccountMissing, message: `ServiceAccount ${o.serviceAccountName} does not exist and spec.serviceAccount.create is false` };
   }
-  if (o.rbac.applyErrors.length > 0) return { type, status: 'False', reason: Reason.ApplyFailed, message: o.rbac.applyErrors.join('; ') };
+  if (o.rbac.applyErrors.length > 0) return { type, status: 'False', reason: Reason.ApplyFailed, message: `${o.rbac.applyErrors.join('; ')}; ${RETRYING}` };
   if (o.rbac.missingClusterRoles.length > 0) {
     return {
       type,
@@ -80,7 +86,7 @@ export function credentialsCondition(o: ProfileObservation): ConditionInput {
     case 'InCluster':
       return { type, status: 'True', reason: Reason.InClusterToken, message: `Workloads use the in-cluster token of ServiceAccount ${o.serviceAccountName}` };
     case 'Generated':
-      if (c.applyError !== undefined) return { type, status: 'False', reason: Reason.ApplyFailed, message: c.applyError };
+      if (c.applyError !== undefined) return { type, status: 'False', reason: Reason.ApplyFailed, message: `${c.applyError}; ${RETRYING}` };
       return { type, status: 'True', reason: Reason.KubeconfigGenerated, message: `ConfigMap ${c.configMap} holds a kubeconfig without credentials; the kubelet projects and rotates the token` };
     case 'Secret':
       return {
@@ -118,6 +124,7 @@ export function protectionCondition(o: ProfileObservation): ConditionInput | und
 }
 
 const BLOCKING: Array<[BindingState, ConditionInput['reason']]> = [
+  ['failed', Reason.ApplyFailed],
   ['conflicted', Reason.FieldConflict],
   ['containerNotFound', Reason.ContainerNotFound],
   ['unreadable', Reason.KubeconfigUnreadable],
@@ -143,13 +150,23 @@ export function workloadsCondition(o: ProfileObservation): ConditionInput {
 export function profileStatus(o: ProfileObservation, existing: ApiAccessProfileStatus | undefined, now: Date): ApiAccessProfileStatus {
   const parts = [rbacCondition(o), credentialsCondition(o), workloadsCondition(o), ...(o.access ? [o.access] : [])];
   const protection = protectionCondition(o);
-  const desired = [readyCondition(parts), ...parts, ...(protection ? [protection] : [])];
+  // An identity the operator cannot inspect is not verified either way: that is not a reason to be unready.
+  const decisive = parts.filter((c) => !(c.type === ConditionType.AccessVerified && c.reason === Reason.NotInspected));
+  const desired = [readyCondition(decisive), ...parts, ...(protection ? [protection] : [])];
   const count = (state: BindingState): number => o.workloads.filter((w) => w.state === state).length;
   return {
     observedGeneration: o.generation,
     auth: o.auth,
     serviceAccountName: o.serviceAccountName,
-    workloads: { bound: count('bound'), pending: count('pending'), unsupported: count('unsupported'), conflicted: count('conflicted') },
+    workloads: {
+      bound: count('bound'),
+      pending: count('pending'),
+      unsupported: count('unsupported'),
+      conflicted: count('conflicted'),
+      containerNotFound: count('containerNotFound'),
+      unreadable: count('unreadable'),
+      failed: count('failed'),
+    },
     ...(o.grant !== undefined ? { grant: o.grant } : {}),
     conditions: mergeConditions(existing?.conditions, desired, o.generation, now),
   };

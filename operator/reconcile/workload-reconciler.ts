@@ -1,41 +1,33 @@
 // Workload reconciler: keeps each labelled workload's pod template carrying exactly its profile's
-// injection, and removes every injected field when the label or the profile goes away. Writes only
-// when the workload does not already carry the injection; never forces a field another manager owns.
+// injection, and removes every injected field when the label or the profile goes away. Gather the
+// facts, decide (workload-decision.ts, pure), apply: writes only when the workload does not already
+// carry the injection; never forces a field another manager owns. A failed write (a field conflict
+// included) is reported and retried with the key's backoff.
 import type { Logger } from 'pino';
 import { FIELD_MANAGER, INJECTED_LABEL, parseSpec, PROFILE_LABEL, type ApiAccessProfileObject } from '../../crds/apiaccessprofile.ts';
 import { podTemplateInjection } from '../desired/pod-template.ts';
-import { kubeconfigPath, resolveProfile } from '../desired/profile.ts';
-import { unreadableKubeconfig } from '../desired/readability.ts';
-import {
-  carriesInjection,
-  configHashOf,
-  containerNames,
-  isWorkloadKind,
-  podTemplate,
-  replacesPodsOnTemplateChange,
-  support,
-  workloadApplyConfig,
-  type PodTemplate,
-  type WorkloadKind,
-} from '../desired/workload.ts';
+import { resolveProfile } from '../desired/profile.ts';
+import { configHashOf, containerNames, workloadApplyConfig, type PodTemplate, type WorkloadKind } from '../desired/workload.ts';
 import type { ListWatchCache } from '../kube/cache.ts';
 import { isConflict, type KubeClient, type KubeObject } from '../kube/client.ts';
 import type { ReconcileResult } from '../kube/queue.ts';
 import type { BindingRegistry } from './bindings.ts';
-import { recordedGrant } from './grant-decision.ts';
 import { Reason } from './conditions.ts';
 import type { EventRecorder } from './events.ts';
-import type { BindingState } from './profile-status.ts';
+import { recordedGrant } from './grant-decision.ts';
+import { contentDigest, type KubeconfigSources } from './kubeconfig-sources.ts';
+import { RETRYING } from './profile-status.ts';
+import { decideWorkload, needsStaleCount, type WorkloadDecision, type WorkloadEvent, type WorkloadFacts } from './workload-decision.ts';
 import { parseWorkloadKey, type Workload, type WorkloadIndex } from './workload-index.ts';
+import { labelSelectorQuery } from '../desired/selectors.ts';
 
-/** While Pods of a workload that does not replace them still carry an old injection, look again this often. */
-export const PENDING_RECHECK_MS = 30_000;
-const SERVICE_ACCOUNT_RECHECK_MS = 2_000;
+export { PENDING_RECHECK_MS } from './workload-decision.ts';
 
 export interface WorkloadReconcilerDeps {
   client: KubeClient;
   workloads: WorkloadIndex;
   profiles: ListWatchCache<ApiAccessProfileObject & KubeObject>;
+  kubeconfigSources: KubeconfigSources;
   bindings: BindingRegistry;
   events: EventRecorder;
   logger: Logger;
@@ -45,131 +37,119 @@ export class WorkloadReconciler {
   constructor(private readonly d: WorkloadReconcilerDeps) {}
 
   async reconcile(key: string): Promise<ReconcileResult | void> {
+    const facts = await this.gather(key);
+    let decision = decideWorkload(facts);
+    if (decision.write?.kind === 'inject') {
+      facts.serviceAccountExists = await this.serviceAccountExists(facts);
+      decision = decideWorkload(facts);
+    }
+    if (needsStaleCount(facts, decision)) {
+      facts.stale = await this.stale(facts.workload, facts.kind, facts.profile?.state === 'usable' ? facts.profile.injection.hash : '');
+      decision = decideWorkload(facts);
+    }
+    return await this.apply(key, facts, decision);
+  }
+
+  /** Everything the decision needs that the caches hold (the rest is gathered when a decision asks). */
+  private async gather(key: string): Promise<WorkloadFacts> {
     const { kind, namespace, name } = parseWorkloadKey(key);
     const workload = this.d.workloads.get(kind, namespace, name);
-    if (workload === undefined) {
-      this.d.bindings.delete(key);
-      return;
-    }
-    const profileName = workload.metadata.labels?.[PROFILE_LABEL];
-    const injectedFor = workload.metadata.labels?.[INJECTED_LABEL];
-    const ref = `${kind} ${namespace}/${name}`;
-
-    const supported = support(workload);
-    if (!supported.supported || !isWorkloadKind(kind)) {
-      const reason = supported.supported ? `kind ${kind} is not supported` : supported.reason;
-      if (profileName !== undefined) {
-        this.d.bindings.set(key, { namespace, profile: profileName, ref, state: 'unsupported', message: reason });
-        await this.event(workload, 'Warning', Reason.UnsupportedWorkload, `Not injected: ${reason}`);
-      }
-      return;
-    }
-    const wref = { kind, namespace, name };
-    if (profileName === undefined) {
-      this.d.bindings.delete(key);
-      if (injectedFor !== undefined) await this.remove(workload, wref, injectedFor, `the label ${PROFILE_LABEL} was removed`);
-      return;
-    }
-
+    const facts: WorkloadFacts = { kind, namespace, name, workload };
+    const profileName = workload?.metadata.labels?.[PROFILE_LABEL];
+    if (workload === undefined || profileName === undefined) return facts;
     const profile = this.d.profiles.get(namespace, profileName);
-    if (profile === undefined || profile.metadata.deletionTimestamp !== undefined) {
-      this.d.bindings.delete(key);
-      if (injectedFor !== undefined) await this.remove(workload, wref, injectedFor, `ApiAccessProfile ${namespace}/${profileName} is gone`);
-      if (profile === undefined) {
-        await this.event(workload, 'Warning', Reason.ProfileNotFound, `The label ${PROFILE_LABEL}=${profileName} names no ApiAccessProfile in namespace ${namespace}`);
-      }
-      return;
-    }
+    if (profile === undefined) return { ...facts, profile: { state: 'missing' } };
+    if (profile.metadata.deletionTimestamp !== undefined) return { ...facts, profile: { state: 'deleting' } };
     const parsed = parseSpec(profile.spec);
-    if (!parsed.ok) {
-      // The profile reports its invalid spec; the workload keeps whatever it has until that is fixed.
-      this.d.bindings.delete(key);
-      return;
-    }
+    if (!parsed.ok) return { ...facts, profile: { state: 'invalid' } };
     // The ServiceAccount of the grant in force: a refused change does not move the workloads either.
     const spec = resolveProfile({ name: profileName, namespace, spec: parsed.spec });
     const accepted = recordedGrant(profile.status);
     const resolved = accepted === undefined ? spec : { ...spec, serviceAccount: { ...accepted.serviceAccount } };
-    const { injection, hash, missingContainers } = podTemplateInjection(resolved, containerNames(workload));
-    const bind = (state: BindingState, message: string): void => this.d.bindings.set(key, { namespace, profile: profileName, ref, state, message });
-
-    if (missingContainers.length > 0) {
-      const message = `spec.containers names ${missingContainers.join(', ')}, which the pod template does not have (it has ${containerNames(workload).join(', ')})`;
-      bind('containerNotFound', message);
-      await this.event(workload, 'Warning', Reason.ContainerNotFound, message);
-      return;
-    }
-
-    if (!carriesInjection(workload, profileName, injection)) {
-      // The controller rejects Pods whose ServiceAccount does not exist yet; wait for the profile's.
-      const sa = await this.d.client.get(`/api/v1/namespaces/${namespace}/serviceaccounts/${resolved.serviceAccount.name}`);
-      if (sa === undefined) {
-        bind('pending', `waiting for ServiceAccount ${resolved.serviceAccount.name}`);
-        return { requeueAfterMs: SERVICE_ACCOUNT_RECHECK_MS };
-      }
-      try {
-        await this.d.client.apply(workloadApplyConfig(wref, profileName, injection), { fieldManager: FIELD_MANAGER, force: false });
-      } catch (error) {
-        if (!isConflict(error)) throw error;
-        const message = `not injected: ${(error as Error).message.replace(/^.*?: /, '')}`;
-        bind('conflicted', message);
-        await this.event(workload, 'Warning', Reason.FieldConflict, message);
-        return;
-      }
-      this.d.logger.info({ workload: ref, profile: profileName, hash }, `Injected ${resolved.auth} access into ${kind}`);
-      await this.event(workload, 'Normal', 'Injected', `Injected ${resolved.auth} access of ApiAccessProfile ${profileName} (config-hash ${hash})`);
-    }
-
+    // A user's kubeconfig ConfigMap: its content is part of the hash, so an edit rolls the workload out.
     const k = resolved.kubeconfig;
-    const mounted = (injection.spec.containers ?? []).map((c) => c.name);
-    const unreadable = k === undefined ? [] : unreadableKubeconfig(podTemplate(workload), mounted, kubeconfigPath(k), k.fileMode);
-    if (unreadable.length > 0) {
-      const message = unreadable.map((u) => u.message).join('; ');
-      bind('unreadable', message);
-      await this.event(workload, 'Warning', Reason.KubeconfigUnreadable, message);
-      return;
-    }
-
-    if (!replacesPodsOnTemplateChange(workload)) {
-      const stale = await this.stalePods(workload, kind, hash);
-      if (stale > 0) {
-        bind('pending', `${stale} ${kind === 'CronJob' ? 'running Job' : 'Pod'}${stale > 1 ? 's' : ''} without the current injection (config-hash ${hash}); ${kind} does not replace them on a template change`);
-        return { requeueAfterMs: PENDING_RECHECK_MS };
-      }
-    }
-    bind('bound', `carries config-hash ${hash}`);
+    const sourceDigest = k?.source === 'ConfigMap' && resolved.auth === 'Kubeconfig' ? contentDigest(await this.d.kubeconfigSources.get(namespace, k.name), k.key) : undefined;
+    const injection = podTemplateInjection(resolved, containerNames(workload), sourceDigest === undefined ? {} : { sourceDigest });
+    return { ...facts, profile: { state: 'usable', resolved, injection } };
   }
 
-  private async remove(workload: Workload, wref: { kind: WorkloadKind; namespace: string; name: string }, profile: string, why: string): Promise<void> {
-    await this.d.client.apply(workloadApplyConfig(wref, profile, undefined), { fieldManager: FIELD_MANAGER, force: false });
-    this.d.logger.info({ workload: `${wref.kind} ${wref.namespace}/${wref.name}`, profile }, `Removed injected access from ${wref.kind}`);
-    await this.event(workload, 'Normal', 'Removed', `Removed the access injected for ApiAccessProfile ${profile}: ${why}`);
+  private async apply(key: string, facts: WorkloadFacts, decision: WorkloadDecision): Promise<ReconcileResult | void> {
+    const { kind, namespace, name, workload } = facts;
+    const profile = workload?.metadata.labels?.[PROFILE_LABEL];
+    const ref = `${kind} ${namespace}/${name}`;
+    const bind = (state: WorkloadDecision['binding']): void => {
+      if (state === 'forget' || profile === undefined) {
+        if (workload === undefined) this.d.bindings.forget(key);
+        else this.d.bindings.delete(key, profile === undefined ? undefined : `${namespace}/${profile}`);
+      } else {
+        this.d.bindings.set(key, { namespace, profile, ref, ...state });
+      }
+    };
+    const write = decision.write;
+    if (write !== undefined && workload !== undefined) {
+      const wref = { kind: kind as WorkloadKind, namespace, name };
+      const injection = write.kind === 'inject' && facts.profile?.state === 'usable' ? facts.profile.injection.injection : undefined;
+      try {
+        await this.d.client.apply(workloadApplyConfig(wref, write.kind === 'inject' ? (profile ?? '') : write.profile, injection), { fieldManager: FIELD_MANAGER, force: false });
+      } catch (error) {
+        return await this.failed(key, facts, decision, error);
+      }
+      this.d.logger.info({ workload: ref, profile: write.kind === 'inject' ? profile : write.profile }, write.kind === 'inject' ? `Injected access into ${kind}` : `Removed injected access from ${kind}`);
+      await this.event(workload, write.event);
+    }
+    bind(decision.binding);
+    if (workload !== undefined) for (const e of decision.events) await this.event(workload, e);
+    return decision.requeueAfterMs === undefined ? undefined : { requeueAfterMs: decision.requeueAfterMs };
+  }
+
+  /** A write failed: say so in the profile's counts (conflicted / failed) and retry with backoff. */
+  private async failed(key: string, facts: WorkloadFacts, decision: WorkloadDecision, error: unknown): Promise<ReconcileResult> {
+    const { kind, namespace, name, workload } = facts;
+    const profile = workload?.metadata.labels?.[PROFILE_LABEL] ?? workload?.metadata.labels?.[INJECTED_LABEL];
+    const detail = (error as Error).message.replace(/^.*?: /, '');
+    const conflict = isConflict(error);
+    const message = `${decision.write?.kind === 'remove' ? 'not removed' : 'not injected'}: ${detail}; ${RETRYING}`;
+    if (profile !== undefined) this.d.bindings.set(key, { namespace, profile, ref: `${kind} ${namespace}/${name}`, state: conflict ? 'conflicted' : 'failed', message });
+    if (workload !== undefined) await this.event(workload, { type: 'Warning', reason: conflict ? Reason.FieldConflict : Reason.ApplyFailed, message });
+    const retryAfter = (error as { retryAfterMs?: unknown }).retryAfterMs;
+    return { retry: { reason: message, ...(typeof retryAfter === 'number' ? { notBeforeMs: retryAfter } : {}) } };
+  }
+
+  private async serviceAccountExists(facts: WorkloadFacts): Promise<boolean> {
+    if (facts.profile?.state !== 'usable') return true;
+    const sa = await this.d.client.get(`/api/v1/namespaces/${facts.namespace}/serviceaccounts/${facts.profile.resolved.serviceAccount.name}`);
+    return sa !== undefined;
   }
 
   /** Pods (or a CronJob's running Jobs) that still carry another config-hash than the current one. */
-  private async stalePods(workload: Workload, kind: WorkloadKind, hash: string): Promise<number> {
+  private async stale(workload: Workload, kind: WorkloadKind, hash: string): Promise<number> {
     const ns = workload.metadata.namespace ?? '';
     const uid = (workload.metadata as { uid?: string }).uid;
     if (kind === 'CronJob') {
-      const jobs = await this.d.client.request<{ items: Array<KubeObject & { spec?: { template?: PodTemplate }; status?: { active?: number } }> }>(
-        'GET',
-        `/apis/batch/v1/namespaces/${ns}/jobs`,
-      );
-      return jobs.items.filter(
-        (j) => (j.status?.active ?? 0) > 0 && j.metadata.ownerReferences?.some((o) => o.uid === uid) && configHashOf(j.spec?.template) !== hash,
-      ).length;
+      // The CronJob's status lists its running Jobs: no LIST of every Job in the namespace.
+      const active = ((workload as { status?: { active?: Array<{ name?: string }> } }).status?.active ?? []).flatMap((a) => (a.name ? [a.name] : []));
+      let stale = 0;
+      for (const job of active) {
+        const j = await this.d.client.get<KubeObject & { spec?: { template?: PodTemplate }; status?: { active?: number } }>(`/apis/batch/v1/namespaces/${ns}/jobs/${job}`);
+        if (j !== undefined && (j.status?.active ?? 0) > 0 && j.metadata.ownerReferences?.some((o) => o.uid === uid) && configHashOf(j.spec?.template) !== hash) stale += 1;
+      }
+      return stale;
     }
-    const selector = (workload.spec as { selector?: { matchLabels?: Record<string, string> } } | undefined)?.selector?.matchLabels ?? {};
-    const labelSelector = Object.entries(selector)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(',');
-    const pods = await this.d.client.request<{ items: Array<KubeObject & PodTemplate> }>('GET', `/api/v1/namespaces/${ns}/pods`, {
-      query: { labelSelector },
-    });
-    return pods.items.filter((p) => p.metadata.ownerReferences?.some((o) => o.uid === uid) && configHashOf(p) !== hash).length;
+    const selector = (workload.spec as { selector?: Parameters<typeof labelSelectorQuery>[0] } | undefined)?.selector;
+    const labelSelector = selector === undefined ? '' : labelSelectorQuery(selector);
+    let stale = 0;
+    let continueToken: string | undefined;
+    do {
+      const page: { items: Array<KubeObject & PodTemplate>; metadata?: { continue?: string } } = await this.d.client.request('GET', `/api/v1/namespaces/${ns}/pods`, {
+        query: { labelSelector, limit: '500', ...(continueToken ? { continue: continueToken } : {}) },
+      });
+      stale += page.items.filter((p) => p.metadata.ownerReferences?.some((o) => o.uid === uid) && configHashOf(p) !== hash).length;
+      continueToken = page.metadata?.continue || undefined;
+    } while (continueToken !== undefined);
+    return stale;
   }
 
-  private async event(workload: Workload, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+  private async event(workload: Workload, e: WorkloadEvent): Promise<void> {
     const uid = (workload.metadata as { uid?: string }).uid;
     await this.d.events.record(
       {
@@ -179,9 +159,9 @@ export class WorkloadReconciler {
         namespace: workload.metadata.namespace ?? '',
         ...(uid !== undefined ? { uid } : {}),
       },
-      type,
-      reason,
-      message,
+      e.type,
+      e.reason,
+      e.message,
     );
   }
 }
