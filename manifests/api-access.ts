@@ -13,10 +13,9 @@ import {
   PROFILE_LABEL,
   type ApiAccessProfileSpecInput,
 } from '../crds/apiaccessprofile.ts';
-import { desiredKubeconfigConfigMap } from '../operator/desired/kubeconfig.ts';
 import { podTemplateInjection, type PodTemplateInjection } from '../operator/desired/pod-template.ts';
+import { desiredObjects } from '../operator/desired/owned-objects.ts';
 import { resolveProfile, type ResolvedProfile } from '../operator/desired/profile.ts';
-import { desiredRbac } from '../operator/desired/rbac.ts';
 
 /** The workload kinds a profile can bind (a Job's pod template cannot change after creation). */
 export type BindableWorkload = kplus.Deployment | kplus.StatefulSet | kplus.DaemonSet | kplus.CronJob;
@@ -101,18 +100,7 @@ export class ApiAccess extends Construct {
   }
 
   private renderOwnedObjects(): void {
-    const rbac = desiredRbac(this.profile);
-    const objects = [
-      rbac.serviceAccount,
-      ...rbac.roles,
-      ...rbac.roleBindings,
-      ...rbac.clusterRoles,
-      ...rbac.clusterRoleBindings,
-      desiredKubeconfigConfigMap(this.profile),
-    ];
-    for (const object of objects) {
-      if (object === undefined) continue;
-      const { apiVersion, kind, metadata, ...rest } = object as { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } };
+    for (const { apiVersion, kind, metadata, ...rest } of desiredObjects(this.profile)) {
       const rendered = new ApiObject(this, `${kind}-${metadata.name}`, { apiVersion, kind, metadata, ...rest });
       // cdk8s stamps a chart's namespace on every object; a cluster-scoped object must not carry one.
       if (metadata.namespace === undefined && rendered.metadata.namespace !== undefined) {
