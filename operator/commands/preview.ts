@@ -7,7 +7,7 @@ import { podTemplateInjection } from '../desired/pod-template.ts';
 import { desiredObjects } from '../desired/owned-objects.ts';
 import { resolveProfile } from '../desired/profile.ts';
 import { contains } from '../desired/subset.ts';
-import { carriesInjection, containerNames, isWorkloadKind, support, WORKLOAD_KINDS, workloadApplyConfig, type WorkloadKind } from '../desired/workload.ts';
+import { carriesInjection, isWorkloadKind, selectableContainers, support, WORKLOAD_KINDS, workloadApplyConfig, type WorkloadKind } from '../desired/workload.ts';
 import type { KubeClient, KubeObject } from '../kube/client.ts';
 import { collectionPath, objectPath, RESOURCES } from '../kube/resources.ts';
 import { cliClient } from './client.ts';
@@ -42,7 +42,7 @@ export async function preview(client: KubeClient, namespace: string, name: strin
         items.push({ object: label, action: 'skipped', detail: supported.supported ? '' : supported.reason });
         continue;
       }
-      const { injection, missingContainers } = podTemplateInjection(profile, containerNames(obj));
+      const { injection, missingContainers } = podTemplateInjection(profile, selectableContainers(obj));
       if (missingContainers.length > 0) items.push({ object: label, action: 'skipped', detail: `spec.containers names ${missingContainers.join(', ')}, which it does not have` });
       else if (carriesInjection(obj, name, injection)) items.push({ object: label, action: 'unchanged' });
       else items.push(await dryRun(client, workloadApplyConfig({ kind, namespace, name: workload.metadata.name }, name, injection), label, 'change'));
