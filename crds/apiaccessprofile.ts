@@ -254,7 +254,7 @@ export const ApiAccessProfileSpecSchema = z
       .min(1)
       .max(32)
       .optional()
-      .describe('Containers of the pod template that get the mount and env. Default: every container.'),
+      .describe('Containers of the pod template that get the mount and env: app containers or native sidecars (init containers with restartPolicy Always). Default: every container, native sidecars included.'),
     author: AuthorSchema.optional(),
   })
   .strict()

@@ -69,6 +69,35 @@ describe('ApiAccess construct', () => {
     assert.equal(spec.containers[1].env[0].name, 'KUBECONFIG');
   });
 
+  it('GIVEN a Deployment with a native sidecar and an ordinary init container WHEN synthesized THEN the sidecar gets the env and mount as the app does, the init container nothing', () => {
+    const c = chart();
+    const d = deployment(c);
+    d.addInitContainer({ name: 'migrate', image: 'example/migrate:1' });
+    d.addInitContainer({ name: 'log-shipper', image: 'example/shipper:1', restartPolicy: kplus.ContainerRestartPolicy.ALWAYS, envVariables: { LEVEL: kplus.EnvValue.fromValue('info') } });
+    new ApiAccess(c, 'access', { workload: d, spec: { auth: 'Kubeconfig' } });
+    const spec = podSpec(find(Testing.synth(c) as Obj[], 'Deployment'));
+    const env = { name: 'KUBECONFIG', value: '/etc/apiaccess/kubeconfig' };
+    const mount = { name: 'apiaccess-agent', mountPath: '/etc/apiaccess', readOnly: true };
+    assert.deepEqual(spec.containers[0].env, [env]);
+    assert.deepEqual(
+      spec.initContainers.map((i: { name: string; env?: unknown; volumeMounts?: unknown }) => [i.name, i.env, i.volumeMounts]),
+      [
+        ['migrate', undefined, undefined],
+        ['log-shipper', [{ name: 'LEVEL', value: 'info' }, env], [mount]],
+      ],
+    );
+  });
+
+  it('GIVEN spec.containers names the native sidecar WHEN synthesized THEN only the sidecar is injected', () => {
+    const c = chart();
+    const d = deployment(c);
+    d.addInitContainer({ name: 'log-shipper', image: 'example/shipper:1', restartPolicy: kplus.ContainerRestartPolicy.ALWAYS });
+    new ApiAccess(c, 'access', { workload: d, spec: { auth: 'Kubeconfig', containers: ['log-shipper'] } });
+    const spec = podSpec(find(Testing.synth(c) as Obj[], 'Deployment'));
+    assert.equal(spec.containers[0].env, undefined);
+    assert.deepEqual(spec.initContainers[0].env, [{ name: 'KUBECONFIG', value: '/etc/apiaccess/kubeconfig' }]);
+  });
+
   it('binds a CronJob through its job template', () => {
     const c = chart();
     const job = new kplus.CronJob(c, 'report', {
@@ -99,6 +128,16 @@ describe('ApiAccess construct', () => {
     ['an invalid spec, naming the field and value', (c) => new ApiAccess(c, 'a', { workload: deployment(c), spec: { auth: 'Kubeconfig', kubeconfig: { fileMode: 1000 } } }), /spec\.kubeconfig\.fileMode.*1000/],
     ['an unknown auth mode', (c) => new ApiAccess(c, 'a', { workload: deployment(c), spec: { auth: 'Proxy' as never } }), /spec\.auth.*"Proxy"/],
     ['a container the workload lacks', (c) => new ApiAccess(c, 'a', { workload: deployment(c), spec: { auth: 'Kubeconfig', containers: ['ghost'] } }), /spec\.containers names "ghost", but the workload has "app"/],
+    [
+      'an ordinary init container, which is not selectable',
+      (c) => {
+        const d = deployment(c);
+        d.addInitContainer({ name: 'migrate', image: 'example/migrate:1' });
+        d.addInitContainer({ name: 'log-shipper', image: 'example/shipper:1', restartPolicy: kplus.ContainerRestartPolicy.ALWAYS });
+        new ApiAccess(c, 'a', { workload: d, spec: { auth: 'Kubeconfig', containers: ['migrate'] } });
+      },
+      /spec\.containers names "migrate", but the workload has "app", "log-shipper \(native sidecar\)"/,
+    ],
     ['a Job', (c) => new ApiAccess(c, 'a', { workload: new kplus.Job(c, 'j', { containers: [{ image: 'x' }] }) as never, spec: { auth: 'ServiceAccount' } }), /kind "Job" cannot be bound/],
     ['a profile name over 63 characters', (c) => new ApiAccess(c, 'a', { workload: deployment(c), name: 'x'.repeat(64), spec: { auth: 'ServiceAccount' } }), /name must be .* at most 63 characters, got "x{64}"/],
     [
@@ -119,6 +158,14 @@ describe('ApiAccess construct', () => {
     const d = deployment(c);
     new ApiAccess(c, 'access', { workload: d, spec: { auth: 'Kubeconfig' } });
     d.containers[0]?.env.addVariable('LATE', kplus.EnvValue.fromValue('1'));
+    assert.throws(() => Testing.synth(c), /changed after ApiAccess was created/);
+  });
+
+  it('fails synth when the workload gains a native sidecar after ApiAccess was created', () => {
+    const c = chart();
+    const d = deployment(c);
+    new ApiAccess(c, 'access', { workload: d, spec: { auth: 'Kubeconfig' } });
+    d.addInitContainer({ name: 'late', image: 'example/late:1', restartPolicy: kplus.ContainerRestartPolicy.ALWAYS });
     assert.throws(() => Testing.synth(c), /changed after ApiAccess was created/);
   });
 

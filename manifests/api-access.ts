@@ -3,7 +3,7 @@
 // ServiceAccount, RBAC, kubeconfig ConfigMap and pod-template fields the operator applies at run
 // time, from the same pure builders, so the GitOps output and the operator never disagree.
 import { ApiObject, Chart, JsonPatch } from 'cdk8s';
-import type * as kplus from 'cdk8s-plus-28';
+import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import {
   API_VERSION,
@@ -13,10 +13,9 @@ import {
   PROFILE_LABEL,
   type ApiAccessProfileSpecInput,
 } from '../crds/apiaccessprofile.ts';
-import { desiredKubeconfigConfigMap } from '../operator/desired/kubeconfig.ts';
-import { podTemplateInjection, type PodTemplateInjection } from '../operator/desired/pod-template.ts';
+import { podTemplateInjection, type ContainerInjection, type PodTemplateInjection, type SelectableContainers } from '../operator/desired/pod-template.ts';
+import { desiredObjects } from '../operator/desired/owned-objects.ts';
 import { resolveProfile, type ResolvedProfile } from '../operator/desired/profile.ts';
-import { desiredRbac } from '../operator/desired/rbac.ts';
 
 /** The workload kinds a profile can bind (a Job's pod template cannot change after creation). */
 export type BindableWorkload = kplus.Deployment | kplus.StatefulSet | kplus.DaemonSet | kplus.CronJob;
@@ -73,11 +72,12 @@ export class ApiAccess extends Construct {
     if (!parsed.ok) throw new Error(`ApiAccess "${name}": invalid props: ${parsed.message}`);
 
     this.profile = resolveProfile({ name, namespace, spec: parsed.spec });
-    const containers = props.workload.containers.map((c) => c.name);
-    const { injection, missingContainers } = podTemplateInjection(this.profile, containers);
+    const pod = selectableContainers(props.workload);
+    const { injection, missingContainers } = podTemplateInjection(this.profile, pod);
     if (missingContainers.length > 0) {
+      const has = [...pod.containers, ...pod.nativeSidecars.map((c) => `${c} (native sidecar)`)];
       throw new Error(
-        `ApiAccess "${name}": spec.containers names ${missingContainers.map((c) => `"${c}"`).join(', ')}, but the workload has ${containers.map((c) => `"${c}"`).join(', ')}`,
+        `ApiAccess "${name}": spec.containers names ${missingContainers.map((c) => `"${c}"`).join(', ')}, but the workload has ${has.map((c) => `"${c}"`).join(', ')}`,
       );
     }
     const current = props.workload.serviceAccount?.name;
@@ -101,18 +101,7 @@ export class ApiAccess extends Construct {
   }
 
   private renderOwnedObjects(): void {
-    const rbac = desiredRbac(this.profile);
-    const objects = [
-      rbac.serviceAccount,
-      ...rbac.roles,
-      ...rbac.roleBindings,
-      ...rbac.clusterRoles,
-      ...rbac.clusterRoleBindings,
-      desiredKubeconfigConfigMap(this.profile),
-    ];
-    for (const object of objects) {
-      if (object === undefined) continue;
-      const { apiVersion, kind, metadata, ...rest } = object as { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } };
+    for (const { apiVersion, kind, metadata, ...rest } of desiredObjects(this.profile)) {
       const rendered = new ApiObject(this, `${kind}-${metadata.name}`, { apiVersion, kind, metadata, ...rest });
       // cdk8s stamps a chart's namespace on every object; a cluster-scoped object must not carry one.
       if (metadata.namespace === undefined && rendered.metadata.namespace !== undefined) {
@@ -132,7 +121,7 @@ export class ApiAccess extends Construct {
     const spec = `${templatePath}/spec`;
     // What cdk8s renders now (cdk8s-plus adds the volumes of container mounts at render time).
     const rendered = renderedPodSpec(object, templatePath);
-    const { serviceAccountName, serviceAccount, automountServiceAccountToken, volumes, containers } = this.injection.spec;
+    const { serviceAccountName, serviceAccount, automountServiceAccountToken, volumes, containers, initContainers } = this.injection.spec;
     const patches = [
       JsonPatch.add(`${spec}/serviceAccountName`, serviceAccountName),
       JsonPatch.add(`${spec}/serviceAccount`, serviceAccount),
@@ -140,14 +129,8 @@ export class ApiAccess extends Construct {
     ];
     patches.push(...appendPatches(`${spec}/volumes`, rendered.volumes?.length ?? 0, volumes ?? []));
     const shapeBefore = workloadShape(workload);
-    for (const injected of containers ?? []) {
-      const index = rendered.containers.findIndex((c) => c.name === injected.name);
-      const container = rendered.containers[index];
-      if (container === undefined) continue;
-      const base = `${spec}/containers/${index}`;
-      patches.push(...appendPatches(`${base}/env`, container.env?.length ?? 0, injected.env));
-      patches.push(...appendPatches(`${base}/volumeMounts`, container.volumeMounts?.length ?? 0, injected.volumeMounts));
-    }
+    patches.push(...containerPatches(`${spec}/containers`, rendered.containers, containers ?? []));
+    patches.push(...containerPatches(`${spec}/initContainers`, rendered.initContainers ?? [], initContainers ?? []));
     object.addJsonPatch(...patches);
     this.node.addValidation({
       validate: (): string[] =>
@@ -158,6 +141,27 @@ export class ApiAccess extends Construct {
   }
 }
 
+/** The injected env and mounts of each selected container, appended to what it renders now. */
+function containerPatches(path: string, rendered: readonly RenderedContainer[], injected: readonly ContainerInjection[]): JsonPatch[] {
+  return injected.flatMap((wanted) => {
+    const index = rendered.findIndex((c) => c.name === wanted.name);
+    const container = rendered[index];
+    if (container === undefined) return [];
+    return [
+      ...appendPatches(`${path}/${index}/env`, container.env?.length ?? 0, wanted.env),
+      ...appendPatches(`${path}/${index}/volumeMounts`, container.volumeMounts?.length ?? 0, wanted.volumeMounts),
+    ];
+  });
+}
+
+/** Native sidecars (init containers with restartPolicy Always) are selected as app containers are. */
+function selectableContainers(workload: BindableWorkload): SelectableContainers {
+  return {
+    containers: workload.containers.map((c) => c.name),
+    nativeSidecars: workload.initContainers.filter((c) => c.restartPolicy === kplus.ContainerRestartPolicy.ALWAYS).map((c) => c.name),
+  };
+}
+
 /** JSON patches that append items to an array that may not be rendered yet (cdk8s omits empty arrays). */
 function appendPatches(path: string, existing: number, items: readonly unknown[]): JsonPatch[] {
   if (items.length === 0) return [];
@@ -165,9 +169,15 @@ function appendPatches(path: string, existing: number, items: readonly unknown[]
   return items.map((item) => JsonPatch.add(`${path}/-`, item));
 }
 
+interface RenderedContainer {
+  name: string;
+  env?: unknown[];
+  volumeMounts?: unknown[];
+}
 interface RenderedPodSpec {
   volumes?: unknown[];
-  containers: Array<{ name: string; env?: unknown[]; volumeMounts?: unknown[] }>;
+  containers: RenderedContainer[];
+  initContainers?: RenderedContainer[];
 }
 
 function renderedPodSpec(object: ApiObject, templatePath: string): RenderedPodSpec {
@@ -181,6 +191,6 @@ function renderedPodSpec(object: ApiObject, templatePath: string): RenderedPodSp
 function workloadShape(workload: BindableWorkload): string {
   return JSON.stringify({
     volumes: workload.volumes.map((v) => v.name),
-    containers: workload.containers.map((c) => [c.name, Object.keys(c.env.variables), c.mounts.map((m) => [m.path, m.volume.name])]),
+    containers: [...workload.containers, ...workload.initContainers].map((c) => [c.name, c.restartPolicy, Object.keys(c.env.variables), c.mounts.map((m) => [m.path, m.volume.name])]),
   });
 }

@@ -3,12 +3,11 @@
 // field-ownership conflicts show up exactly as they would for the operator.
 import { stringify } from 'yaml';
 import { FIELD_MANAGER, parseSpec, PROFILE_LABEL } from '../../crds/apiaccessprofile.ts';
-import { desiredKubeconfigConfigMap } from '../desired/kubeconfig.ts';
 import { podTemplateInjection } from '../desired/pod-template.ts';
+import { desiredObjects } from '../desired/owned-objects.ts';
 import { resolveProfile } from '../desired/profile.ts';
-import { desiredRbac } from '../desired/rbac.ts';
 import { contains } from '../desired/subset.ts';
-import { carriesInjection, containerNames, isWorkloadKind, support, WORKLOAD_KINDS, workloadApplyConfig, type WorkloadKind } from '../desired/workload.ts';
+import { carriesInjection, isWorkloadKind, selectableContainers, support, WORKLOAD_KINDS, workloadApplyConfig, type WorkloadKind } from '../desired/workload.ts';
 import type { KubeClient, KubeObject } from '../kube/client.ts';
 import { collectionPath, objectPath, RESOURCES } from '../kube/resources.ts';
 import { cliClient } from './client.ts';
@@ -31,12 +30,8 @@ export async function preview(client: KubeClient, namespace: string, name: strin
   const parsed = parseSpec(live.spec);
   if (!parsed.ok) throw new CommandExit(EXIT_FAILURE, `ApiAccessProfile ${namespace}/${name} has an invalid spec: ${parsed.message}`);
   const profile = resolveProfile({ name, namespace, ...(live.metadata.uid ? { uid: live.metadata.uid } : {}), spec: parsed.spec });
-  const rbac = desiredRbac(profile);
-  const objects = [rbac.serviceAccount, ...rbac.roles, ...rbac.roleBindings, ...rbac.clusterRoles, ...rbac.clusterRoleBindings, desiredKubeconfigConfigMap(profile)].filter(
-    (o): o is NonNullable<typeof o> => o !== undefined,
-  ) as Desired[];
   const items: PreviewItem[] = [];
-  for (const object of objects) items.push(await previewObject(client, object));
+  for (const object of desiredObjects(profile)) items.push(await previewObject(client, object));
   for (const kind of Object.keys(WORKLOAD_KINDS) as WorkloadKind[]) {
     const list = await client.request<{ items: KubeObject[] }>('GET', collectionPath(RESOURCES[kind], namespace), { query: { labelSelector: `${PROFILE_LABEL}=${name}` } });
     for (const workload of list.items) {
@@ -47,7 +42,7 @@ export async function preview(client: KubeClient, namespace: string, name: strin
         items.push({ object: label, action: 'skipped', detail: supported.supported ? '' : supported.reason });
         continue;
       }
-      const { injection, missingContainers } = podTemplateInjection(profile, containerNames(obj));
+      const { injection, missingContainers } = podTemplateInjection(profile, selectableContainers(obj));
       if (missingContainers.length > 0) items.push({ object: label, action: 'skipped', detail: `spec.containers names ${missingContainers.join(', ')}, which it does not have` });
       else if (carriesInjection(obj, name, injection)) items.push({ object: label, action: 'unchanged' });
       else items.push(await dryRun(client, workloadApplyConfig({ kind, namespace, name: workload.metadata.name }, name, injection), label, 'change'));

@@ -87,3 +87,42 @@ describe('pod-template injection', () => {
     assert.equal(new Set([base, ...changed]).size, changed.length + 1);
   });
 });
+
+describe('native sidecars in the container selection', () => {
+  // A pod template with app container `app`, native sidecar `log-shipper` and ordinary init container `migrate`.
+  const pod = { containers: ['app'], nativeSidecars: ['log-shipper'] };
+  const env = { name: 'KUBECONFIG', value: '/etc/apiaccess/kubeconfig' };
+  const mount = { name: 'apiaccess-agent', mountPath: '/etc/apiaccess', readOnly: true };
+
+  it('GIVEN a native sidecar and an ordinary init container WHEN the profile names no containers THEN the sidecar gets the env and mount under initContainers, as the app container does', () => {
+    const { injection, missingContainers } = podTemplateInjection(profile({ auth: 'Kubeconfig' }), pod);
+    assert.deepEqual(injection.spec.containers, [{ name: 'app', env: [env], volumeMounts: [mount] }]);
+    assert.deepEqual(injection.spec.initContainers, [{ name: 'log-shipper', env: [env], volumeMounts: [mount] }]);
+    assert.deepEqual(missingContainers, []);
+  });
+
+  it('GIVEN spec.containers names only the native sidecar WHEN injected THEN only the sidecar gets them and nothing is missing', () => {
+    const { injection, missingContainers } = podTemplateInjection(profile({ auth: 'Kubeconfig', containers: ['log-shipper'] }), pod);
+    assert.equal(injection.spec.containers, undefined);
+    assert.deepEqual(injection.spec.initContainers?.map((c) => c.name), ['log-shipper']);
+    assert.deepEqual(missingContainers, []);
+  });
+
+  it('GIVEN spec.containers names the ordinary init container WHEN injected THEN it is reported missing (only app containers and native sidecars are selectable)', () => {
+    const { injection, missingContainers } = podTemplateInjection(profile({ auth: 'Kubeconfig', containers: ['app', 'migrate'] }), pod);
+    assert.deepEqual(injection.spec.containers?.map((c) => c.name), ['app']);
+    assert.equal(injection.spec.initContainers, undefined);
+    assert.deepEqual(missingContainers, ['migrate']);
+  });
+
+  it('GIVEN ServiceAccount mode WHEN injected THEN no container is touched, sidecar or not', () => {
+    const { injection } = podTemplateInjection(profile({ auth: 'ServiceAccount' }), pod);
+    assert.deepEqual(injection.spec, { serviceAccountName: 'agent', serviceAccount: 'agent', automountServiceAccountToken: true });
+  });
+
+  it('GIVEN a pod without native sidecars WHEN injected THEN the config hash equals the one of its plain container list (workloads do not roll out for nothing)', () => {
+    const spec = { auth: 'Kubeconfig' } as const;
+    assert.equal(podTemplateInjection(profile(spec), { containers: ['app'], nativeSidecars: [] }).hash, podTemplateInjection(profile(spec), ['app']).hash);
+    assert.notEqual(podTemplateInjection(profile(spec), pod).hash, podTemplateInjection(profile(spec), ['app']).hash, 'adding a sidecar rolls out');
+  });
+});

@@ -26,7 +26,19 @@ export interface PodTemplateInjection {
     automountServiceAccountToken: boolean;
     volumes?: V1Volume[];
     containers?: ContainerInjection[];
+    /** Native sidecars: server-side apply merges these into spec.initContainers by name. */
+    initContainers?: ContainerInjection[];
   };
+}
+
+/**
+ * The containers of a pod template that a profile can select, each in template order: the app
+ * containers and the native sidecars (init containers with `restartPolicy: Always`). Ordinary init
+ * containers are not selectable: they run before the app and are not part of its access.
+ */
+export interface SelectableContainers {
+  containers: readonly string[];
+  nativeSidecars: readonly string[];
 }
 
 export interface InjectionResult {
@@ -37,11 +49,13 @@ export interface InjectionResult {
 }
 
 /**
- * @param containerNames the pod template's containers, in order.
+ * @param pod the pod template's selectable containers; a plain list names app containers only.
  */
-export function podTemplateInjection(profile: ResolvedProfile, containerNames: readonly string[]): InjectionResult {
-  const selected = profile.containers === undefined ? [...containerNames] : profile.containers.filter((c) => containerNames.includes(c));
-  const missingContainers = (profile.containers ?? []).filter((c) => !containerNames.includes(c));
+export function podTemplateInjection(profile: ResolvedProfile, pod: SelectableContainers | readonly string[]): InjectionResult {
+  const { containers, nativeSidecars } = isNameList(pod) ? { containers: pod, nativeSidecars: [] } : pod;
+  const select = (names: readonly string[]): string[] => (profile.containers === undefined ? [...names] : profile.containers.filter((c) => names.includes(c)));
+  const selected = { containers: select(containers), initContainers: select(nativeSidecars) };
+  const missingContainers = (profile.containers ?? []).filter((c) => !containers.includes(c) && !nativeSidecars.includes(c));
   const sa = profile.serviceAccount.name;
   const spec: PodTemplateInjection['spec'] = {
     serviceAccountName: sa,
@@ -52,18 +66,23 @@ export function podTemplateInjection(profile: ResolvedProfile, containerNames: r
   if (profile.auth === 'Kubeconfig' && k !== undefined) {
     const volume = volumeName(profile.name);
     spec.volumes = [kubeconfigVolume(profile, volume)];
-    if (selected.length > 0) {
-      spec.containers = selected.map((name) => ({
-        name,
-        env: [{ name: k.env, value: kubeconfigPath(k) }],
-        volumeMounts: [{ name: volume, mountPath: k.mountPath, readOnly: true }],
-      }));
-    }
+    const inject = (name: string): ContainerInjection => ({
+      name,
+      env: [{ name: k.env, value: kubeconfigPath(k) }],
+      volumeMounts: [{ name: volume, mountPath: k.mountPath, readOnly: true }],
+    });
+    // Set only when non-empty, so the config hash of a pod without native sidecars stays as it was.
+    if (selected.containers.length > 0) spec.containers = selected.containers.map(inject);
+    if (selected.initContainers.length > 0) spec.initContainers = selected.initContainers.map(inject);
   }
   // The generated kubeconfig's content is part of the hash: a changed server rolls the workload out.
   const generated = desiredKubeconfigConfigMap(profile)?.data;
   const hash = shortHash(JSON.stringify({ spec, generated: generated ?? null }), 16);
   return { injection: { metadata: { annotations: { [CONFIG_HASH_ANNOTATION]: hash } }, spec }, hash, missingContainers };
+}
+
+function isNameList(pod: SelectableContainers | readonly string[]): pod is readonly string[] {
+  return Array.isArray(pod);
 }
 
 function kubeconfigVolume(profile: ResolvedProfile, name: string): V1Volume {

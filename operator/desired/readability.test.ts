@@ -47,3 +47,10 @@ describe('kubeconfig readability from the pod template', () => {
     assert.deepEqual(check(template({}, { runAsUser: 65532 }), 0o600, ['other']), []);
   });
 });
+
+describe('kubeconfig readability for native sidecars', () => {
+  it('GIVEN a native sidecar running as uid 1000 and no fsGroup WHEN a 0600 kubeconfig is mounted in it THEN it is reported, naming its initContainers field', () => {
+    const t = { spec: { initContainers: [{ name: 'log-shipper', restartPolicy: 'Always', securityContext: { runAsUser: 1000 } }], containers: [{ name: 'app' }] } };
+    assert.match(check(t, 0o600, ['app', 'log-shipper'])[0] ?? '', /container log-shipper runs as uid 1000 \(initContainers\[log-shipper\]\.securityContext\.runAsUser\)/);
+  });
+});

@@ -31,13 +31,17 @@ const GROUP_READ = 0o040;
  * naming the container, why, and the fix.
  */
 export function unreadableKubeconfig(template: PodTemplate | undefined, containers: readonly string[], path: string, fileMode: number): UnreadableKubeconfig[] {
-  const spec = (template?.spec ?? {}) as { securityContext?: PodSecurityContext; containers?: Array<{ name: string; securityContext?: SecurityContext }> };
+  type Container = { name: string; securityContext?: SecurityContext };
+  const spec = (template?.spec ?? {}) as { securityContext?: PodSecurityContext; containers?: Container[]; initContainers?: Container[] };
   const pod = spec.securityContext ?? {};
   if (pod.fsGroup !== undefined || (fileMode & OTHER_READ) !== 0) return [];
   const found: UnreadableKubeconfig[] = [];
   for (const name of containers) {
-    const own = spec.containers?.find((c) => c.name === name)?.securityContext ?? {};
-    const user = effectiveUser(own, pod, name);
+    // Native sidecars are selected too; they live in initContainers (names are unique across both lists).
+    const app = spec.containers?.find((c) => c.name === name);
+    const field = app === undefined ? 'initContainers' : 'containers';
+    const own = (app ?? spec.initContainers?.find((c) => c.name === name))?.securityContext ?? {};
+    const user = effectiveUser(own, pod, `${field}[${name}]`);
     if (user === undefined || user.uid === 0) continue;
     if ((fileMode & GROUP_READ) !== 0 && mayHaveRootGroup(own, pod)) continue;
     found.push({
@@ -53,8 +57,8 @@ export function unreadableKubeconfig(template: PodTemplate | undefined, containe
 }
 
 /** The uid a container runs as when the template says; undefined when the image decides (not knowable here). */
-function effectiveUser(own: SecurityContext, pod: SecurityContext, container: string): { uid: number | undefined; description: string } | undefined {
-  if (own.runAsUser !== undefined) return { uid: own.runAsUser, description: `uid ${own.runAsUser} (containers[${container}].securityContext.runAsUser)` };
+function effectiveUser(own: SecurityContext, pod: SecurityContext, field: string): { uid: number | undefined; description: string } | undefined {
+  if (own.runAsUser !== undefined) return { uid: own.runAsUser, description: `uid ${own.runAsUser} (${field}.securityContext.runAsUser)` };
   if (pod.runAsUser !== undefined) return { uid: pod.runAsUser, description: `uid ${pod.runAsUser} (spec.securityContext.runAsUser)` };
   if ((own.runAsNonRoot ?? pod.runAsNonRoot) === true) return { uid: undefined, description: 'a non-root user of its image (runAsNonRoot: true)' };
   return undefined;

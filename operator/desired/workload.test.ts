@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { profile } from './fixtures.ts';
 import { podTemplateInjection } from './pod-template.ts';
-import { carriesInjection, replacesPodsOnTemplateChange, support, workloadApplyConfig, type WorkloadLike } from './workload.ts';
+import { carriesInjection, replacesPodsOnTemplateChange, selectableContainers, support, workloadApplyConfig, type WorkloadLike } from './workload.ts';
 
 const deployment = (template: object, labels: Record<string, string> = {}): WorkloadLike => ({
   apiVersion: 'apps/v1',
@@ -72,5 +72,47 @@ describe('workload support', () => {
     assert.equal(replacesPodsOnTemplateChange({ kind: 'DaemonSet', metadata: { name: 'd' }, spec: { updateStrategy: { type: 'OnDelete' } } }), false);
     assert.equal(replacesPodsOnTemplateChange({ kind: 'ReplicaSet', metadata: { name: 'r' } }), false);
     assert.equal(replacesPodsOnTemplateChange({ kind: 'CronJob', metadata: { name: 'c' } }), false);
+  });
+});
+
+describe('native sidecars of a workload', () => {
+  // GIVEN a Deployment with app container `app`, native sidecar `log-shipper` and ordinary init container `migrate`.
+  const template = {
+    spec: {
+      initContainers: [
+        { name: 'migrate', image: 'example/migrate:1' },
+        { name: 'log-shipper', image: 'example/shipper:1', restartPolicy: 'Always' },
+      ],
+      containers: [{ name: 'app', image: 'example/app:1' }],
+    },
+  };
+
+  it('WHEN its containers are listed THEN the native sidecar is selectable and the ordinary init container is not', () => {
+    assert.deepEqual(selectableContainers(deployment(template)), { containers: ['app'], nativeSidecars: ['log-shipper'] });
+    assert.deepEqual(selectableContainers({ kind: 'CronJob', metadata: { name: 'c' }, spec: { jobTemplate: { spec: { template } } } }).nativeSidecars, ['log-shipper']);
+  });
+
+  it('WHEN injected THEN the apply configuration merges into spec.initContainers by name, and a live workload carrying it is recognised', () => {
+    const { injection } = podTemplateInjection(profile({ auth: 'Kubeconfig' }), selectableContainers(deployment(template)));
+    const config = workloadApplyConfig({ kind: 'Deployment', namespace: 'team-a', name: 'agent' }, 'agent', injection) as unknown as { spec: { template: { spec: { initContainers: unknown } } } };
+    assert.deepEqual(config.spec.template.spec.initContainers, [
+      { name: 'log-shipper', env: [{ name: 'KUBECONFIG', value: '/etc/apiaccess/kubeconfig' }], volumeMounts: [{ name: 'apiaccess-agent', mountPath: '/etc/apiaccess', readOnly: true }] },
+    ]);
+
+    const withInjection = (sidecar: object): WorkloadLike =>
+      deployment(
+        {
+          metadata: { annotations: injection.metadata.annotations },
+          spec: {
+            ...injection.spec,
+            containers: [{ name: 'app', image: 'example/app:1', ...injection.spec.containers?.[0] }],
+            initContainers: [template.spec.initContainers[0], { ...template.spec.initContainers[1], ...sidecar }],
+          },
+        },
+        { 'apiaccess.dev/injected': 'agent' },
+      );
+    const injected = injection.spec.initContainers?.[0];
+    assert.equal(carriesInjection(withInjection({ env: injected?.env, volumeMounts: injected?.volumeMounts }), 'agent', injection), true);
+    assert.equal(carriesInjection(withInjection({ volumeMounts: injected?.volumeMounts }), 'agent', injection), false, 'a sidecar without the env is re-applied');
   });
 });

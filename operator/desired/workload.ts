@@ -1,7 +1,7 @@
 // Workload kinds a profile binds, where their pod template lives, and the server-side apply
 // configuration that injects (or, empty, removes) a profile's fields. Pure.
 import { CONFIG_HASH_ANNOTATION, INJECTED_LABEL } from '../../crds/apiaccessprofile.ts';
-import type { PodTemplateInjection } from './pod-template.ts';
+import type { ContainerInjection, PodTemplateInjection, SelectableContainers } from './pod-template.ts';
 import { contains } from './subset.ts';
 
 export const WORKLOAD_KINDS = {
@@ -29,10 +29,12 @@ interface Container {
   name: string;
   env?: Array<{ name: string; [k: string]: unknown }>;
   volumeMounts?: Array<{ mountPath: string; [k: string]: unknown }>;
+  /** Only on init containers: `Always` makes one a native sidecar. */
+  restartPolicy?: string;
 }
 export interface PodTemplate {
   metadata?: { annotations?: Record<string, string>; labels?: Record<string, string> };
-  spec?: { containers?: Container[]; volumes?: Array<{ name: string }>; [k: string]: unknown };
+  spec?: { containers?: Container[]; initContainers?: Container[]; volumes?: Array<{ name: string }>; [k: string]: unknown };
 }
 
 export function isWorkloadKind(kind: string | undefined): kind is WorkloadKind {
@@ -46,8 +48,18 @@ export function podTemplate(workload: WorkloadLike): PodTemplate | undefined {
   return node as PodTemplate | undefined;
 }
 
+/** The app containers only; `selectableContainers` adds the native sidecars a profile selects too. */
 export function containerNames(workload: WorkloadLike): string[] {
   return (podTemplate(workload)?.spec?.containers ?? []).map((c) => c.name);
+}
+
+/** App containers and native sidecars (init containers with `restartPolicy: Always`), in template order. */
+export function selectableContainers(workload: WorkloadLike): SelectableContainers {
+  const spec = podTemplate(workload)?.spec;
+  return {
+    containers: (spec?.containers ?? []).map((c) => c.name),
+    nativeSidecars: (spec?.initContainers ?? []).filter((c) => c.restartPolicy === 'Always').map((c) => c.name),
+  };
 }
 
 export type Support = { supported: true } | { supported: false; reason: string };
@@ -121,18 +133,24 @@ export function carriesInjection(workload: WorkloadLike, profileName: string, in
   const template = podTemplate(workload);
   if (template?.metadata?.annotations?.[CONFIG_HASH_ANNOTATION] !== injection.metadata.annotations[CONFIG_HASH_ANNOTATION]) return false;
   const spec = template.spec ?? {};
-  const { volumes, containers, ...scalars } = injection.spec;
+  const { volumes, containers, initContainers, ...scalars } = injection.spec;
   for (const [key, value] of Object.entries(scalars)) if (spec[key] !== value) return false;
   for (const volume of volumes ?? []) {
     if (!contains(spec.volumes?.find((v) => v.name === volume.name), volume)) return false;
   }
-  for (const wanted of containers ?? []) {
-    const actual = spec.containers?.find((c) => c.name === wanted.name);
+  return carriesContainerInjection(spec.containers, containers) && carriesContainerInjection(spec.initContainers, initContainers);
+}
+
+/** Env vars are keyed by name and mounts by mountPath, as server-side apply merges them. */
+function carriesContainerInjection(live: readonly Container[] | undefined, injected: readonly ContainerInjection[] | undefined): boolean {
+  return (injected ?? []).every((wanted) => {
+    const actual = live?.find((c) => c.name === wanted.name);
     if (actual === undefined) return false;
-    if (!wanted.env.every((e) => contains(actual.env?.find((a) => a.name === e.name), e))) return false;
-    if (!wanted.volumeMounts.every((m) => contains(actual.volumeMounts?.find((a) => a.mountPath === m.mountPath), m))) return false;
-  }
-  return true;
+    return (
+      wanted.env.every((e) => contains(actual.env?.find((a) => a.name === e.name), e)) &&
+      wanted.volumeMounts.every((m) => contains(actual.volumeMounts?.find((a) => a.mountPath === m.mountPath), m))
+    );
+  });
 }
 
 /** The injected config hash a Pod (or a Job's template) carries, if any. */
