@@ -9,6 +9,7 @@ import { INJECTED_LABEL, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL, parseSpec, PRO
 import { AUTHOR_POLICY, guardProblems } from './desired/author-policies.ts';
 import type { ResolvedClientConfig } from './config/client-config.ts';
 import { ListWatchCache, type CacheEvent } from './kube/cache.ts';
+import { ResourceScopes } from './kube/discovery.ts';
 import { KubeClient, type KubeObject } from './kube/client.ts';
 import { LeaderElector } from './kube/leader.ts';
 import { WorkQueue } from './kube/queue.ts';
@@ -16,6 +17,7 @@ import { RESOURCES } from './kube/resources.ts';
 import { OperatorMetrics, requestResource, requestVerb } from './metrics.ts';
 import { BindingRegistry } from './reconcile/bindings.ts';
 import { EventRecorder } from './reconcile/events.ts';
+import { KubeconfigSources } from './reconcile/kubeconfig-sources.ts';
 import { ProfileReconciler, type Profile } from './reconcile/profile-reconciler.ts';
 import { workloadKey, WorkloadIndex, type Workload } from './reconcile/workload-index.ts';
 import { WorkloadReconciler } from './reconcile/workload-reconciler.ts';
@@ -23,6 +25,9 @@ import { MetricsAuth } from './metrics-auth.ts';
 import { assertLoopback, healthServer, listen, metricsCertificate, metricsServer, parseBindAddress } from './server.ts';
 
 export const LEASE_NAME = 'apiaccess-operator';
+
+/** A reconcile running longer than this is stuck (every request has a timeout): liveness fails. */
+export const STUCK_RECONCILE_MS = 10 * 60_000;
 
 export interface ManagerOptions {
   clientConfig: ResolvedClientConfig;
@@ -37,6 +42,7 @@ export interface ManagerOptions {
   /** tls.crt and tls.key for the metrics endpoint; a self-signed certificate when absent. */
   metricsCertDir?: string;
   healthProbeBindAddress: string;
+  /** The leader election and Event identity. @default `${POD_NAME or hostname}_${random}`, unique per process */
   identity?: string;
   /** Called when leadership is lost: the process must stop reconciling at once. */
   onLeadershipLost?: () => void;
@@ -53,6 +59,7 @@ export class Manager {
   private readonly guard: Array<{ kind: GuardKind; cache: ListWatchCache<KubeObject & { spec?: Record<string, unknown> }> }>;
   private rbacChanges = 0;
   private readonly profileReconciler: ProfileReconciler;
+  private readonly kubeconfigSources: KubeconfigSources;
   private readonly profileQueue: WorkQueue;
   private readonly workloadQueue: WorkQueue;
   private readonly elector: LeaderElector | undefined;
@@ -63,7 +70,9 @@ export class Manager {
 
   constructor(private readonly opts: ManagerOptions) {
     const logger = (this.logger = opts.logger);
-    const identity = opts.identity ?? process.env.POD_NAME ?? `${hostname()}_${randomUUID().slice(0, 8)}`;
+    // Like client-go's `hostname_uuid`: two processes of one Pod (a restart racing its predecessor)
+    // must never both believe they hold the Lease.
+    const identity = opts.identity ?? `${process.env.POD_NAME ?? hostname()}_${randomUUID().slice(0, 8)}`;
     this.client = KubeClient.fromKubeConfig(opts.clientConfig.kubeConfig, {
       userAgent: 'apiaccess-operator',
       onRequest: (info) => this.metrics.kubeRequests.inc({ verb: requestVerb(info.verb, info.path), resource: requestResource(info.path), code: String(info.status) }),
@@ -80,11 +89,14 @@ export class Manager {
       cache: new ListWatchCache({ client: this.client, resource: RESOURCES[kind], name: kind, logger, fieldSelector: `metadata.name=${AUTHOR_POLICY}`, optional: true }),
     }));
     const events = (this.events = new EventRecorder(this.client, logger, identity));
+    const kubeconfigSources = (this.kubeconfigSources = new KubeconfigSources({ client: this.client, logger, onChange: (namespace, name) => this.onKubeconfigSourceEvent(namespace, name) }));
     const bindings = new BindingRegistry((profileKey) => this.profileQueue.add(profileKey));
     const clusterRoles = this.rbac.find((c) => c.kind === 'ClusterRole')!.cache;
     const profileReconciler = (this.profileReconciler = new ProfileReconciler({
       client: this.client,
       profiles: this.profiles,
+      kubeconfigSources,
+      scopes: new ResourceScopes(this.client),
       workloads: this.workloads,
       bindings,
       events,
@@ -96,7 +108,7 @@ export class Manager {
       guardProblems: () => this.guardProblems(),
       rbacVersion: () => this.rbacChanges,
     }));
-    const workloadReconciler = new WorkloadReconciler({ client: this.client, workloads: this.workloads, profiles: this.profiles, bindings, events, logger });
+    const workloadReconciler = new WorkloadReconciler({ client: this.client, workloads: this.workloads, profiles: this.profiles, kubeconfigSources, bindings, events, logger });
     this.profileQueue = new WorkQueue({ name: 'profiles', concurrency: 2, logger, handler: (key) => this.timed('profile', () => profileReconciler.reconcile(key)) });
     this.workloadQueue = new WorkQueue({ name: 'workloads', concurrency: 4, logger, handler: (key) => this.timed('workload', () => workloadReconciler.reconcile(key)) });
     this.profiles.on((e) => this.onProfileEvent(e));
@@ -118,10 +130,18 @@ export class Manager {
     return this.caches.every((c) => c.synced);
   }
 
+  /**
+   * Liveness: false when a reconcile has been running for longer than any request may take (a
+   * wedged handler). An API server outage is not a liveness failure: restarting would not help.
+   */
+  get healthy(): boolean {
+    return Math.max(this.profileQueue.longestRunningMs(), this.workloadQueue.longestRunningMs()) < STUCK_RECONCILE_MS;
+  }
+
   async start(): Promise<void> {
     const health = parseBindAddress(this.opts.healthProbeBindAddress, '--health-probe-bind-address');
     if (health !== undefined) {
-      const server = healthServer({ healthy: () => true, ready: () => this.ready });
+      const server = healthServer({ healthy: () => this.healthy, ready: () => this.ready });
       this.servers.push(server);
       this.logger.info({ address: await listen(server, health) }, 'Serving health probes');
     }
@@ -137,6 +157,7 @@ export class Manager {
     }
     // Caches run on every replica (a standby takes over warm); only the leader reconciles.
     for (const cache of this.caches) cache.start();
+    this.kubeconfigSources.start();
     await Promise.all(this.caches.map((c) => c.waitForSync()));
     this.logger.info({ caches: this.caches.length }, 'Synced caches');
     if (this.elector === undefined) {
@@ -172,7 +193,7 @@ export class Manager {
   async stop(): Promise<void> {
     await Promise.all([this.profileQueue.stop(), this.workloadQueue.stop()]);
     await this.elector?.stop();
-    await Promise.all(this.caches.map((c) => c.stop()));
+    await Promise.all([...this.caches.map((c) => c.stop()), this.kubeconfigSources.stop()]);
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     this.client.close();
     this.reconciling = false;
@@ -207,9 +228,20 @@ export class Manager {
     for (const p of this.profiles.list()) this.profileQueue.add(`${p.metadata.namespace}/${p.metadata.name}`);
   }
 
+  /** A user's kubeconfig ConfigMap changed: its profiles re-inspect it, their workloads roll out. */
+  private onKubeconfigSourceEvent(namespace: string, name: string): void {
+    if (!this.reconciling) return;
+    for (const key of this.kubeconfigSources.profilesUsing(namespace, name)) {
+      this.profileQueue.add(key);
+      const [ns = '', profile = ''] = key.split('/');
+      for (const w of this.workloads.keysFor(ns, profile)) this.workloadQueue.add(w);
+    }
+  }
+
   private onProfileEvent(e: CacheEvent<Profile>): void {
     const { name, namespace = '' } = e.object.metadata;
     const key = `${namespace}/${name}`;
+    this.kubeconfigSources.track(key, e.type === 'DELETED' ? undefined : referencedConfigMap(e.object));
     if (e.type === 'DELETED' && e.object.metadata.uid !== undefined) this.events.forget(e.object.metadata.uid);
     if (e.type === 'MODIFIED' && e.old !== undefined && onlyStatusChanged(e.old, e.object)) {
       // A newly accepted grant may move the workloads to another ServiceAccount.
@@ -259,6 +291,14 @@ export class Manager {
       if (profile !== undefined) this.profileQueue.add(`${namespace}/${profile}`);
     }
   }
+}
+
+/** The user's kubeconfig ConfigMap a profile names (spec.kubeconfig.source ConfigMap), if any. */
+function referencedConfigMap(profile: Profile): { namespace: string; name: string } | undefined {
+  const parsed = parseSpec(profile.spec);
+  if (!parsed.ok || parsed.spec.auth !== 'Kubeconfig') return undefined;
+  const k = parsed.spec.kubeconfig;
+  return k?.source === 'ConfigMap' && k.name !== undefined ? { namespace: profile.metadata.namespace ?? '', name: k.name } : undefined;
 }
 
 const GUARD_KINDS = ['MutatingAdmissionPolicy', 'MutatingAdmissionPolicyBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'] as const;

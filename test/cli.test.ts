@@ -70,3 +70,23 @@ describe('apiaccess kubeconfig', () => {
     assert.match(short.stderr, /--duration must be at least 10m/);
   });
 });
+
+describe('apiaccess run', () => {
+  it('exits non-zero, naming the cause, when its metrics port is taken while the health server already listens (no hang)', async () => {
+    const { createServer } = await import('node:net');
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const run = await runProgram(
+        process.execPath,
+        [BIN, 'run', '--kubeconfig', kubeconfigPath(), '--health-probe-bind-address', '127.0.0.1:0', '--metrics-bind-address', `127.0.0.1:${port}`],
+        { env: { PATH: process.env.PATH ?? '', HOME: '/nonexistent' }, timeoutMs: 60_000 },
+      );
+      assert.equal(run.code, 1, run.stderr);
+      assert.match(run.stderr, new RegExp(`the operator failed to start: .*EADDRINUSE.*127\\.0\\.0\\.1:${port}`));
+    } finally {
+      taken.close();
+    }
+  });
+});

@@ -3,6 +3,7 @@
 import { resolveClientConfig } from '../config/client-config.ts';
 import type { LogFormat } from '../log.ts';
 import { createLogger } from '../log.ts';
+import { CommandExit, EXIT_FAILURE } from '../exit.ts';
 import { Manager } from '../manager.ts';
 
 export interface RunFlags {
@@ -56,6 +57,13 @@ export async function runOperator(flags: RunFlags): Promise<void> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
-  await manager.start();
+  try {
+    await manager.start();
+  } catch (error) {
+    // A port taken, a certificate unreadable: nothing runs, so nothing may keep the process alive.
+    logger.error({ err: error }, 'Failed to start');
+    await manager.stop().catch(() => undefined);
+    throw new CommandExit(EXIT_FAILURE, `the operator failed to start: ${(error as Error).message}`);
+  }
   await stopped;
 }

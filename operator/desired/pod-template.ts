@@ -48,10 +48,18 @@ export interface InjectionResult {
   missingContainers: string[];
 }
 
+export interface InjectionOptions {
+  /**
+   * A digest of the user's kubeconfig (source ConfigMap), which the operator reads: part of the hash,
+   * so an edit of that kubeconfig rolls the workload out. Absent where the content is not known.
+   */
+  sourceDigest?: string;
+}
+
 /**
  * @param pod the pod template's selectable containers; a plain list names app containers only.
  */
-export function podTemplateInjection(profile: ResolvedProfile, pod: SelectableContainers | readonly string[]): InjectionResult {
+export function podTemplateInjection(profile: ResolvedProfile, pod: SelectableContainers | readonly string[], options: InjectionOptions = {}): InjectionResult {
   const { containers, nativeSidecars } = isNameList(pod) ? { containers: pod, nativeSidecars: [] } : pod;
   const select = (names: readonly string[]): string[] => (profile.containers === undefined ? [...names] : profile.containers.filter((c) => names.includes(c)));
   const selected = { containers: select(containers), initContainers: select(nativeSidecars) };
@@ -77,7 +85,8 @@ export function podTemplateInjection(profile: ResolvedProfile, pod: SelectableCo
   }
   // The generated kubeconfig's content is part of the hash: a changed server rolls the workload out.
   const generated = desiredKubeconfigConfigMap(profile)?.data;
-  const hash = shortHash(JSON.stringify({ spec, generated: generated ?? null }), 16);
+  const source = options.sourceDigest === undefined ? {} : { source: options.sourceDigest };
+  const hash = shortHash(JSON.stringify({ spec, generated: generated ?? null, ...source }), 16);
   return { injection: { metadata: { annotations: { [CONFIG_HASH_ANNOTATION]: hash } }, spec }, hash, missingContainers };
 }
 

@@ -70,10 +70,6 @@ export function support(workload: WorkloadLike): Support {
   if (kind === 'Job') return { supported: false, reason: 'a Job\'s pod template cannot change after creation; label its CronJob, or recreate the Job' };
   if (kind === 'Pod') return { supported: false, reason: 'a bare Pod cannot change its ServiceAccount or volumes after creation; label its controller' };
   if (!isWorkloadKind(kind)) return { supported: false, reason: `kind ${kind} is not supported` };
-  const owner = workload.metadata.ownerReferences?.find((o) => o.controller === true);
-  if (kind === 'ReplicaSet' && owner !== undefined) {
-    return { supported: false, reason: `this ReplicaSet is managed by ${owner.kind} ${owner.name}; label the ${owner.kind} instead` };
-  }
   return { supported: true };
 }
 

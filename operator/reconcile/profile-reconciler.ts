@@ -20,9 +20,8 @@ import {
   type ApiAccessProfileStatus,
   type PolicyRule,
 } from '../../crds/apiaccessprofile.ts';
-import { desiredKubeconfigConfigMap } from '../desired/kubeconfig.ts';
 import { resolveProfile, type ResolvedProfile } from '../desired/profile.ts';
-import { desiredRbac } from '../desired/rbac.ts';
+import { desiredObjects } from '../desired/owned-objects.ts';
 import { contains } from '../desired/subset.ts';
 import type { ListWatchCache } from '../kube/cache.ts';
 import { isForbidden, type KubeClient, type KubeObject } from '../kube/client.ts';
@@ -204,24 +203,20 @@ export class ProfileReconciler {
 
   private async applyRbac(profile: ResolvedProfile, clusterRoleRules: Map<string, PolicyRule[] | undefined>, failures: WriteFailures): Promise<ProfileObservation['rbac']> {
     const out = { serviceAccountMissing: false, serviceAccountForeign: false, missingClusterRoles: [] as string[], applyErrors: [] as string[], objects: [] as string[] };
-    const desired = desiredRbac(profile);
+    const desired = desiredObjects(profile).filter((o) => o.kind !== 'ConfigMap');
     const saPath = objectPath(RESOURCES.ServiceAccount, profile.namespace, profile.serviceAccount.name);
     const existingSa = await this.d.client.get<KubeObject>(saPath);
-    if (desired.serviceAccount !== undefined) {
-      if (existingSa !== undefined && !createdFor(existingSa, profile)) {
-        out.serviceAccountForeign = true;
-      } else {
-        await this.ensure(desired.serviceAccount as Desired, existingSa, out);
-      }
-    } else if (existingSa === undefined) {
-      out.serviceAccountMissing = true;
+    const sa = desired.find((o) => o.kind === 'ServiceAccount');
+    if (sa === undefined && existingSa === undefined) out.serviceAccountMissing = true;
+    const written: WriteFailures = { applyErrors: out.applyErrors, objects: out.objects };
+    for (const object of desired) {
+      if (object !== sa) await this.ensure(object, undefined, written);
+      else if (existingSa !== undefined && !createdFor(existingSa, profile)) out.serviceAccountForeign = true;
+      else await this.ensure(object, existingSa, written);
     }
-    const objects = [...desired.roles, ...desired.roleBindings, ...desired.clusterRoles, ...desired.clusterRoleBindings] as Desired[];
-    for (const object of objects) await this.ensure(object, undefined, out);
     for (const role of profile.permissions.clusterRoles) if (clusterRoleRules.get(role) === undefined) out.missingClusterRoles.push(role);
-    failures.applyErrors.push(...out.applyErrors);
-    const retryAfter = (out as Partial<WriteFailures>).retryAfterMs;
-    if (retryAfter !== undefined) failures.retryAfterMs = Math.max(failures.retryAfterMs ?? 0, retryAfter);
+    failures.applyErrors.push(...written.applyErrors);
+    if (written.retryAfterMs !== undefined) failures.retryAfterMs = Math.max(failures.retryAfterMs ?? 0, written.retryAfterMs);
     return out;
   }
 
@@ -251,7 +246,7 @@ export class ProfileReconciler {
     if (profile.auth === 'ServiceAccount' || k === undefined) return { source: 'InCluster' };
     if (k.source === 'Secret') return { source: 'Secret', name: k.name };
     if (k.source === 'Generated') {
-      const cm = desiredKubeconfigConfigMap(profile) as Desired;
+      const cm = desiredObjects(profile).find((o) => o.kind === 'ConfigMap') as Desired;
       const out: WriteFailures = { applyErrors: [], objects: [] };
       await this.ensure(cm, undefined, out);
       failures.applyErrors.push(...out.applyErrors);
@@ -270,12 +265,7 @@ export class ProfileReconciler {
    * only when a verified grant decides it: without one, RBAC is kept as it is.
    */
   private async deleteStale(profile: ResolvedProfile, { rbac }: { rbac: boolean }): Promise<void> {
-    const wanted = desiredRbac(profile);
-    const keep = new Set(
-      [...wanted.roles, ...wanted.roleBindings, ...wanted.clusterRoles, ...wanted.clusterRoleBindings, desiredKubeconfigConfigMap(profile)]
-        .filter((o) => o !== undefined)
-        .map((o) => `${o.kind}/${o.metadata?.name}`),
-    );
+    const keep = new Set(desiredObjects(profile).map((o) => `${o.kind}/${o.metadata.name}`));
     await this.deleteOwned(profile, (kind, name) => (rbac || kind === 'ConfigMap') && !keep.has(`${kind}/${name}`));
   }
 

@@ -5,7 +5,7 @@ import { PROFILE_LABEL } from '../../crds/apiaccessprofile.ts';
 import type { InjectionResult } from '../desired/pod-template.ts';
 import { kubeconfigPath, type ResolvedProfile } from '../desired/profile.ts';
 import { unreadableKubeconfig } from '../desired/readability.ts';
-import { carriesInjection, containerNames, isWorkloadKind, podTemplate, replacesPodsOnTemplateChange, support, type WorkloadKind } from '../desired/workload.ts';
+import { carriesInjection, isWorkloadKind, podTemplate, replacesPodsOnTemplateChange, selectableContainers, support, type WorkloadKind } from '../desired/workload.ts';
 import { Reason, type ReasonName } from './conditions.ts';
 import type { BindingState } from './profile-status.ts';
 import type { IndexedKind, Workload } from './workload-index.ts';
@@ -114,7 +114,9 @@ const CHECKS: Array<[string, Check]> = [
     (f) => {
       const { injection } = usable(f);
       if (injection.missingContainers.length === 0) return undefined;
-      const message = `spec.containers names ${injection.missingContainers.join(', ')}, which the pod template does not have (it has ${containerNames(f.workload!).join(', ')})`;
+      const { containers, nativeSidecars } = selectableContainers(f.workload!);
+      const has = [...containers, ...nativeSidecars.map((c) => `${c} (native sidecar)`)].join(', ');
+      const message = `spec.containers names ${injection.missingContainers.join(', ')}, which the pod template does not have (it has ${has})`;
       return { binding: { state: 'containerNotFound', message }, events: [{ type: 'Warning', reason: Reason.ContainerNotFound, message }] };
     },
   ],
@@ -132,7 +134,8 @@ const CHECKS: Array<[string, Check]> = [
     (f) => {
       const { resolved, injection } = usable(f);
       const k = resolved.kubeconfig;
-      const mounted = (injection.injection.spec.containers ?? []).map((c) => c.name);
+      const { spec } = injection.injection;
+      const mounted = [...(spec.containers ?? []), ...(spec.initContainers ?? [])].map((c) => c.name);
       const unreadable = k === undefined ? [] : unreadableKubeconfig(podTemplate(f.workload!), mounted, kubeconfigPath(k), k.fileMode);
       if (unreadable.length === 0) return undefined;
       const message = unreadable.map((u) => u.message).join('; ');

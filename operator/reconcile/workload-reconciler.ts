@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { FIELD_MANAGER, INJECTED_LABEL, parseSpec, PROFILE_LABEL, type ApiAccessProfileObject } from '../../crds/apiaccessprofile.ts';
 import { podTemplateInjection } from '../desired/pod-template.ts';
 import { resolveProfile } from '../desired/profile.ts';
-import { configHashOf, containerNames, workloadApplyConfig, type PodTemplate, type WorkloadKind } from '../desired/workload.ts';
+import { configHashOf, selectableContainers, workloadApplyConfig, type PodTemplate, type WorkloadKind } from '../desired/workload.ts';
 import type { ListWatchCache } from '../kube/cache.ts';
 import { isConflict, type KubeClient, type KubeObject } from '../kube/client.ts';
 import type { ReconcileResult } from '../kube/queue.ts';
@@ -69,7 +69,7 @@ export class WorkloadReconciler {
     // A user's kubeconfig ConfigMap: its content is part of the hash, so an edit rolls the workload out.
     const k = resolved.kubeconfig;
     const sourceDigest = k?.source === 'ConfigMap' && resolved.auth === 'Kubeconfig' ? contentDigest(await this.d.kubeconfigSources.get(namespace, k.name), k.key) : undefined;
-    const injection = podTemplateInjection(resolved, containerNames(workload), sourceDigest === undefined ? {} : { sourceDigest });
+    const injection = podTemplateInjection(resolved, selectableContainers(workload), sourceDigest === undefined ? {} : { sourceDigest });
     return { ...facts, profile: { state: 'usable', resolved, injection } };
   }
 
