@@ -43,7 +43,7 @@ describe('the examples on the local cluster', () => {
         const p = await admin.get<Obj>(`/apis/apiaccess.dev/v1alpha1/namespaces/${EXAMPLES_NAMESPACE}/apiaccessprofiles/${name}`);
         return p?.status?.conditions?.find((c: { type: string; status: string }) => c.type === 'Ready')?.status === 'True' ? p : undefined;
       }, { timeoutMs: 90_000, what: `ApiAccessProfile ${name} Ready` });
-      assert.deepEqual(profile.status.workloads, { bound: 1, pending: 0, unsupported: 0, conflicted: 0 });
+      assert.deepEqual(profile.status.workloads, { bound: 1, pending: 0, unsupported: 0, conflicted: 0, containerNotFound: 0, unreadable: 0, failed: 0 });
     });
   }
 });

@@ -111,7 +111,7 @@ describe('operator process on a control plane of its own', { concurrency: false 
     }, { what: 'the CronJob to be injected' });
     assert.equal(cron.spec.jobTemplate.spec.template.spec.automountServiceAccountToken, true);
     const p = await waitForCondition('reader', 'Ready', 'True');
-    assert.deepEqual(p.status.workloads, { bound: 2, pending: 0, unsupported: 0, conflicted: 0 });
+    assert.deepEqual(p.status.workloads, { bound: 2, pending: 0, unsupported: 0, conflicted: 0, containerNotFound: 0, unreadable: 0, failed: 0 });
     assert.equal(p.status.serviceAccountName, 'reader');
     assert.ok(p.metadata.finalizers?.includes('apiaccess.dev/finalizer'));
   });

@@ -227,5 +227,10 @@ describe('access in real Pods, mode by mode, with the operator running as its De
     assert.equal(deployment.spec.template.spec.volumes.find((v: { secret?: unknown }) => v.secret !== undefined)?.secret.secretName, 'kip-secret');
     await condition('reader', 'CredentialsReady', 'True', 'SecretNotInspected');
     await assertListsPodsOnly(pod, 'config.load_kube_config()', new RegExp(`User "kip-agent-${ns}"`));
+    // The certificate's user is not the ServiceAccount: the operator cannot know it, so it says so
+    // instead of checking the ServiceAccount in its place, and the profile is still Ready.
+    const p = await condition('reader', 'AccessVerified', 'Unknown', 'NotInspected');
+    assert.match(p.status.conditions.find((c: { type: string }) => c.type === 'AccessVerified').message, /Secret kip-secret is not inspected/);
+    await condition('reader', 'Ready', 'True');
   });
 });
