@@ -53,6 +53,14 @@ describe('access verification, pending rollouts and conflicts', { concurrency: f
     await condition('reader', 'Ready', 'True', 'Ready');
   });
 
+  it('at Namespace scope, a rule on a cluster-scoped resource (nodes) is AccessVerified False, as the real request is denied', async () => {
+    await applyYaml([profile('nodes', { auth: 'ServiceAccount', permissions: { rules: [{ apiGroups: [''], resources: ['pods', 'nodes'], verbs: ['list'] }] } })]);
+    const c = await condition('nodes', 'AccessVerified', 'False', 'AccessDenied');
+    assert.match(c.message, new RegExp(`system:serviceaccount:${ns}:nodes .*may not list nodes cluster-wide.*nodes is cluster-scoped, which a RoleBinding \\(permissions.scope Namespace\\) cannot grant`));
+    await condition('nodes', 'RBACReady', 'True', 'RBACApplied');
+    await condition('nodes', 'Ready', 'False', 'NotReady');
+  });
+
   it('a missing ClusterRole makes RBACReady and AccessVerified False naming it; creating it re-verifies', async () => {
     const role = `missing-${ns}`;
     await applyYaml([profile('watcher', { auth: 'ServiceAccount', permissions: { clusterRoles: [role] } })]);
