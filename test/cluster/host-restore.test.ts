@@ -21,6 +21,11 @@ const SYSCTL_ROOTS = ['kernel', 'vm', 'net/ipv4', 'net/ipv6/conf/all', 'net/ipv6
 /** Change on their own (counters, random values, the last PID). */
 const VOLATILE_SYSCTLS = [/^kernel\/random\//, /^kernel\/ns_last_pid$/, /^kernel\/pty\/nr$/, /^net\/netfilter\/nf_conntrack_count$/];
 const LISTED_DIRS = ['/run', '/var/run', '/var/lib', '/var/log', '/etc', '/opt', '/run/containerd', '/run/containerd/s', '/run/containerd/fifo'];
+/**
+ * util-linux's libmount keeps its utab in /run/mount, made by the first `mount` on a fresh machine and
+ * kept by the system from then on: the machine's state, not the node's (seen on a fresh machine).
+ */
+const SYSTEM_ENTRIES: Record<string, string[]> = { '/run': ['mount'], '/var/run': ['mount'] };
 
 /** What this test compares, gathered independently of host-state.ts. */
 interface HostView {
@@ -52,7 +57,9 @@ async function hostView(root: string): Promise<HostView> {
       .map((l) => l.split(' ')[4]!)
       .filter((m) => isComparedMount(m, root))
       .sort(),
-    dirs: Object.fromEntries(await Promise.all(LISTED_DIRS.map(async (d) => [d, (await readdir(d).catch(() => [])).sort()] as const))),
+    dirs: Object.fromEntries(
+      await Promise.all(LISTED_DIRS.map(async (d) => [d, (await readdir(d).catch(() => [])).filter((e) => !SYSTEM_ENTRIES[d]?.includes(e)).sort()] as const)),
+    ),
     cgroups: await cgroups(),
   };
 }
