@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
 import { ApiError, KubeClient, retryAfterMs, type KubeClientOptions, type RequestInfo } from './client.ts';
 
@@ -79,145 +79,125 @@ const tooMany = (retryAfter?: string): Answer => ({ status: 429, headers: retryA
 describe('KubeClient under throttling', () => {
   const api = new ScriptedServer();
   let server: string;
+  const clients: KubeClient[] = [];
+  /** A client for the scripted server, closed after the test. */
+  const connect = (opts: KubeClientOptions = {}): KubeClient => {
+    const client = clientFor(server, opts);
+    clients.push(client);
+    return client;
+  };
+  const stoppers: AbortController[] = [];
+  /** Ends the test's watches after it. */
+  const watchStopper = (): AbortController => {
+    const stop = new AbortController();
+    stoppers.push(stop);
+    return stop;
+  };
   before(async () => (server = await api.start()));
+  afterEach(() => {
+    for (const stop of stoppers.splice(0)) stop.abort();
+    for (const client of clients.splice(0)) client.close();
+  });
   after(async () => await api.stop());
 
   it('GIVEN 429 with Retry-After: 1 THEN the same request is sent again after about a second and succeeds', async () => {
     const attempts: RequestInfo[] = [];
-    const client = clientFor(server, { onRequest: (info) => attempts.push(info) });
-    try {
-      api.play(tooMany('1'), { status: 200, body: { kind: 'ConfigMap', metadata: { name: 'a' } } });
-      const result = await client.request<{ kind: string }>('PATCH', '/api/v1/namespaces/n/configmaps/a', { body: { data: {} } });
-      assert.equal(result.kind, 'ConfigMap');
-      assert.deepEqual(attempts.map((a) => [a.verb, a.status]), [['PATCH', 429], ['PATCH', 200]]);
-      const [first, second] = api.arrivals;
-      assert.ok(second!.at - first!.at >= 900, `retried after ${Math.round(second!.at - first!.at)} ms, before the server's 1 s`);
-    } finally {
-      client.close();
-    }
+    const client = connect({ onRequest: (info) => attempts.push(info) });
+    api.play(tooMany('1'), { status: 200, body: { kind: 'ConfigMap', metadata: { name: 'a' } } });
+    const result = await client.request<{ kind: string }>('PATCH', '/api/v1/namespaces/n/configmaps/a', { body: { data: {} } });
+    assert.equal(result.kind, 'ConfigMap');
+    assert.deepEqual(attempts.map((a) => [a.verb, a.status]), [['PATCH', 429], ['PATCH', 200]]);
+    const [first, second] = api.arrivals;
+    assert.ok(second!.at - first!.at >= 900, `retried after ${Math.round(second!.at - first!.at)} ms, before the server's 1 s`);
   });
 
   it('GIVEN 429 without Retry-After THEN it waits the default second and retries', async () => {
-    const client = clientFor(server);
-    try {
-      api.play(tooMany());
-      await client.request('GET', '/api/v1/namespaces');
-      assert.equal(api.arrivals.length, 2);
-      assert.ok(api.arrivals[1]!.at - api.arrivals[0]!.at >= 900);
-    } finally {
-      client.close();
-    }
+    const client = connect();
+    api.play(tooMany());
+    await client.request('GET', '/api/v1/namespaces');
+    assert.equal(api.arrivals.length, 2);
+    assert.ok(api.arrivals[1]!.at - api.arrivals[0]!.at >= 900);
   });
 
   it('GIVEN a server that keeps answering 429 THEN it gives up after 5 attempts with the last delay the server asked for', async () => {
-    const client = clientFor(server);
-    try {
-      api.play(tooMany('0'), tooMany('0'), tooMany('0'), tooMany('0'), tooMany('2'), { status: 200 });
-      const error = await rejection(client.request('GET', '/api/v1/pods'));
-      assert.ok(error instanceof ApiError);
-      assert.deepEqual([error.status, error.reason, error.retryAfterMs, retryAfterMs(error)], [429, 'TooManyRequests', 2000, 2000]);
-      assert.equal(api.arrivals.length, 5);
-    } finally {
-      client.close();
-    }
+    const client = connect();
+    api.play(tooMany('0'), tooMany('0'), tooMany('0'), tooMany('0'), tooMany('2'), { status: 200 });
+    const error = await rejection(client.request('GET', '/api/v1/pods'));
+    assert.ok(error instanceof ApiError);
+    assert.deepEqual([error.status, error.reason, error.retryAfterMs, retryAfterMs(error)], [429, 'TooManyRequests', 2000, 2000]);
+    assert.equal(api.arrivals.length, 5);
   });
 
   it('GIVEN a 5xx THEN it is retried only when it carries Retry-After (client-go\'s checkWait)', async () => {
-    const client = clientFor(server);
-    try {
-      api.play({ status: 503, headers: { 'Retry-After': '0' } }, { status: 200 });
-      await client.request('GET', '/api/v1/pods');
-      assert.equal(api.arrivals.length, 2);
+    const client = connect();
+    api.play({ status: 503, headers: { 'Retry-After': '0' } }, { status: 200 });
+    await client.request('GET', '/api/v1/pods');
+    assert.equal(api.arrivals.length, 2);
 
-      api.play({ status: 500 }, { status: 200 });
-      const error = await rejection(client.request('GET', '/api/v1/pods'));
-      assert.ok(error instanceof ApiError);
-      assert.equal(error.status, 500);
-      assert.equal(retryAfterMs(error), undefined);
-      assert.equal(api.arrivals.length, 1);
-    } finally {
-      client.close();
-    }
+    api.play({ status: 500 }, { status: 200 });
+    const error = await rejection(client.request('GET', '/api/v1/pods'));
+    assert.ok(error instanceof ApiError);
+    assert.equal(error.status, 500);
+    assert.equal(retryAfterMs(error), undefined);
+    assert.equal(api.arrivals.length, 1);
   });
 
   it('GIVEN a server asking for an hour THEN the error says 60 s, the most a caller is asked to wait', async () => {
-    const client = clientFor(server);
-    try {
-      api.play(tooMany('0'), tooMany('0'), tooMany('0'), tooMany('0'), tooMany('3600'));
-      assert.equal(retryAfterMs(await rejection(client.request('GET', '/api/v1/pods'))), 60_000);
+    const client = connect();
+    api.play(tooMany('0'), tooMany('0'), tooMany('0'), tooMany('0'), tooMany('3600'));
+    assert.equal(retryAfterMs(await rejection(client.request('GET', '/api/v1/pods'))), 60_000);
 
-      api.play({ status: 403, body: { kind: 'Status', code: 403, reason: 'Forbidden', details: { retryAfterSeconds: 3600 } } });
-      assert.equal(retryAfterMs(await rejection(client.request('GET', '/api/v1/pods'))), 60_000, 'from the Status\' details.retryAfterSeconds');
-      assert.equal(retryAfterMs(new Error('not from the API')), undefined);
-    } finally {
-      client.close();
-    }
+    api.play({ status: 403, body: { kind: 'Status', code: 403, reason: 'Forbidden', details: { retryAfterSeconds: 3600 } } });
+    assert.equal(retryAfterMs(await rejection(client.request('GET', '/api/v1/pods'))), 60_000, 'from the Status\' details.retryAfterSeconds');
+    assert.equal(retryAfterMs(new Error('not from the API')), undefined);
   });
 
   it('GIVEN a caller that stops during a Retry-After wait THEN the request ends with its reason and is not sent again', async () => {
-    const client = clientFor(server);
+    const client = connect();
     const abort = new AbortController();
-    try {
-      api.play(tooMany('30'));
-      const pending = rejection(client.request('GET', '/api/v1/pods', { signal: abort.signal }));
-      setTimeout(() => abort.abort(new Error('caller stopped')), 100);
-      assert.match(String(await pending), /caller stopped/);
-      assert.equal(api.arrivals.length, 1);
-    } finally {
-      client.close();
-    }
+    api.play(tooMany('30'));
+    const pending = rejection(client.request('GET', '/api/v1/pods', { signal: abort.signal }));
+    setTimeout(() => abort.abort(new Error('caller stopped')), 100);
+    assert.match(String(await pending), /caller stopped/);
+    assert.equal(api.arrivals.length, 1);
   });
 
   it('GIVEN 429 on the start of a watch THEN the watch is started again and streams', async () => {
-    const client = clientFor(server);
-    const stop = new AbortController();
-    try {
-      api.play(tooMany('0'), { status: 200, body: { type: 'ADDED', object: { metadata: { name: 'a' } } }, hold: true });
-      for await (const event of client.watch<{ metadata: { name: string } }>('/api/v1/pods', {}, stop.signal)) {
-        assert.deepEqual([event.type, event.object.metadata.name], ['ADDED', 'a']);
-        break;
-      }
-      assert.equal(api.arrivals.length, 2);
-    } finally {
-      stop.abort();
-      client.close();
+    const client = connect();
+    const stop = watchStopper();
+    api.play(tooMany('0'), { status: 200, body: { type: 'ADDED', object: { metadata: { name: 'a' } } }, hold: true });
+    for await (const event of client.watch<{ metadata: { name: string } }>('/api/v1/pods', {}, stop.signal)) {
+      assert.deepEqual([event.type, event.object.metadata.name], ['ADDED', 'a']);
+      break;
     }
+    assert.equal(api.arrivals.length, 2);
   });
 
   it('GIVEN qps 20 and burst 10 WHEN 40 requests are sent at once THEN they take at least 1.5 s', async () => {
-    const client = clientFor(server, { qps: 20, burst: 10 });
-    try {
-      api.play();
-      const started = performance.now();
-      await Promise.all(Array.from({ length: 40 }, async () => await client.request('GET', '/api/v1/pods')));
-      const elapsed = performance.now() - started;
-      assert.equal(api.arrivals.length, 40);
-      // 10 at once, then 30 more at 20 per second: 1.5 s; a little slack for timer rounding.
-      assert.ok(elapsed >= 1400, `40 requests took ${Math.round(elapsed)} ms`);
-      assert.ok(api.arrivals[39]!.at - api.arrivals[0]!.at >= 1400);
-    } finally {
-      client.close();
-    }
+    const client = connect({ qps: 20, burst: 10 });
+    api.play();
+    const started = performance.now();
+    await Promise.all(Array.from({ length: 40 }, async () => await client.request('GET', '/api/v1/pods')));
+    const elapsed = performance.now() - started;
+    assert.equal(api.arrivals.length, 40);
+    // 10 at once, then 30 more at 20 per second: 1.5 s; a little slack for timer rounding.
+    assert.ok(elapsed >= 1400, `40 requests took ${Math.round(elapsed)} ms`);
+    assert.ok(api.arrivals[39]!.at - api.arrivals[0]!.at >= 1400);
   });
 
   it('GIVEN qps 2 and burst 1 THEN the start of a watch waits for a token, and the open watch holds none', async () => {
-    const client = clientFor(server, { qps: 2, burst: 1 });
-    const stop = new AbortController();
-    try {
-      api.play({ status: 200 }, { status: 200, body: { type: 'ADDED', object: { metadata: { name: 'a' } } }, hold: true });
-      await client.request('GET', '/api/v1/pods');
-      const events = client.watch('/api/v1/pods', {}, stop.signal)[Symbol.asyncIterator]();
-      await events.next();
-      assert.ok(api.arrivals[1]!.at - api.arrivals[0]!.at >= 400, 'the watch started without waiting for the limiter');
-      // With the watch still open, requests still get tokens.
-      await client.request('GET', '/api/v1/pods');
-      await client.request('GET', '/api/v1/pods');
-      assert.equal(api.arrivals.length, 4);
-      assert.ok(api.arrivals[3]!.at - api.arrivals[1]!.at >= 900, 'two more requests at 2 per second');
-    } finally {
-      stop.abort();
-      client.close();
-    }
+    const client = connect({ qps: 2, burst: 1 });
+    const stop = watchStopper();
+    api.play({ status: 200 }, { status: 200, body: { type: 'ADDED', object: { metadata: { name: 'a' } } }, hold: true });
+    await client.request('GET', '/api/v1/pods');
+    const events = client.watch('/api/v1/pods', {}, stop.signal)[Symbol.asyncIterator]();
+    await events.next();
+    assert.ok(api.arrivals[1]!.at - api.arrivals[0]!.at >= 400, 'the watch started without waiting for the limiter');
+    // With the watch still open, requests still get tokens.
+    await client.request('GET', '/api/v1/pods');
+    await client.request('GET', '/api/v1/pods');
+    assert.equal(api.arrivals.length, 4);
+    assert.ok(api.arrivals[3]!.at - api.arrivals[1]!.at >= 900, 'two more requests at 2 per second');
   });
 
   it('rejects a rate limit that would let nothing through, naming the value', () => {
