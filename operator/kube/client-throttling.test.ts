@@ -152,10 +152,18 @@ describe('KubeClient under throttling', () => {
     assert.equal(retryAfterMs(new Error('not from the API')), undefined);
   });
 
+  it('GIVEN a Retry-After longer than what is left of the request\'s timeout THEN it fails at once, saying how long to wait', async () => {
+    const client = connect();
+    api.play(tooMany('5'), { status: 200 });
+    const error = await rejection(client.request('PUT', '/apis/coordination.k8s.io/v1/namespaces/n/leases/l', { body: {}, timeoutMs: 2000 }));
+    assert.deepEqual([(error as ApiError).status, retryAfterMs(error)], [429, 5000]);
+    assert.equal(api.arrivals.length, 1, 'not sent again after the timeout');
+  });
+
   it('GIVEN a caller that stops during a Retry-After wait THEN the request ends with its reason and is not sent again', async () => {
     const client = connect();
     const abort = new AbortController();
-    api.play(tooMany('30'));
+    api.play(tooMany('20'));
     const pending = rejection(client.request('GET', '/api/v1/pods', { signal: abort.signal }));
     setTimeout(() => abort.abort(new Error('caller stopped')), 100);
     assert.match(String(await pending), /caller stopped/);

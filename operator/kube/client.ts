@@ -57,8 +57,9 @@ export interface RequestOptions {
   contentType?: string;
   signal?: AbortSignal;
   /**
-   * Default 30 000; the whole exchange of one attempt, headers and body, including its wait for the
-   * rate limiter. Waits for a server's Retry-After come on top (`signal` ends them).
+   * Default 30 000; the whole request: the rate limiter, every attempt's headers and body, and the
+   * waits the server asks for between attempts (as client-go's request timeout). A wait that would
+   * end after it is not waited: the ApiError comes at once, with its `retryAfterMs`.
    */
   timeoutMs?: number;
 }
@@ -231,7 +232,9 @@ export class KubeClient {
   }
 
   async request<T>(method: Verb, path: string, opts: RequestOptions = {}): Promise<T> {
-    const { response, text } = await this.retrying(opts.signal, async () => await this.exchange(method, path, opts));
+    const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const deadline = performance.now() + timeoutMs;
+    const { response, text } = await this.retrying(opts.signal, deadline, async () => await this.exchange(method, path, opts, deadline, timeoutMs));
     if (!isSuccess(response)) throw apiErrorFrom(method, path, response, text);
     return parseBody<T>(text, response);
   }
@@ -281,7 +284,7 @@ export class KubeClient {
    * detect a silent one through `onActivity`, called on every received chunk.
    */
   async *watch<T>(path: string, query: Query, signal: AbortSignal, onActivity?: () => void): AsyncIterable<WatchEvent<T>> {
-    const { response, text } = await this.retrying(signal, async () => {
+    const { response, text } = await this.retrying(signal, Infinity, async () => {
       const opened = await this.open('GET', path, { query: { ...query, watch: true } }, signal, 'WATCH');
       return { response: opened, text: isSuccess(opened) ? '' : await readBody(opened) };
     });
@@ -319,22 +322,22 @@ export class KubeClient {
 
   /**
    * Repeats `attempt` while the server answers "later" (429, or a 5xx with Retry-After, as client-go's
-   * checkWait), waiting as asked, up to MAX_ATTEMPTS in all; returns the last response.
+   * checkWait), waiting as asked, up to MAX_ATTEMPTS in all and not past `deadline` (performance.now()
+   * time); returns the last response.
    */
-  private async retrying(signal: AbortSignal | undefined, attempt: () => Promise<Exchange>): Promise<Exchange> {
+  private async retrying(signal: AbortSignal | undefined, deadline: number, attempt: () => Promise<Exchange>): Promise<Exchange> {
     for (let n = 1; ; n += 1) {
       const result = await attempt();
       const waitMs = retryDelayMs(result.response);
-      if (waitMs === undefined || n >= MAX_ATTEMPTS) return result;
+      if (waitMs === undefined || n >= MAX_ATTEMPTS || performance.now() + waitMs >= deadline) return result;
       if (!(await sleep(waitMs, signal))) throw signal?.reason;
     }
   }
 
-  /** One attempt of a request, its body read, within `timeoutMs`. */
-  private async exchange(method: Verb, path: string, opts: RequestOptions): Promise<Exchange> {
-    const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  /** One attempt of a request, its body read, before `deadline` (the end of the request's `timeoutMs`). */
+  private async exchange(method: Verb, path: string, opts: RequestOptions, deadline: number, timeoutMs: number): Promise<Exchange> {
     const timeout = new AbortController();
-    const timer = setTimeout(() => timeout.abort(), timeoutMs);
+    const timer = setTimeout(() => timeout.abort(), Math.max(0, deadline - performance.now()));
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout.signal]) : timeout.signal;
     try {
       const response = await this.open(method, path, opts, signal, method);
