@@ -1,7 +1,7 @@
 // The `apiaccess` command line (commander). Exit codes: 0 success, 1 failure, 2 bad usage.
 // Only commander is loaded up front: each command imports its implementation when it runs, so
 // `--help` and usage errors do not pay for client-node, pino and prom-client.
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { doctorCommand } from './doctor/command.ts';
 import { CommandExit, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit.ts';
 import type { KubeconfigFlags } from './commands/kubeconfig-export.ts';
@@ -33,6 +33,8 @@ export function program(): Command {
     .option('--health-probe-bind-address <addr>', 'address of /healthz and /readyz; 0 disables it', ':8081')
     .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
     .addOption(new Option('--log-format <format>', 'json, or pretty (default on a terminal)').choices(['json', 'pretty']))
+    .option('--kube-api-qps <qps>', 'client-side limit of requests per second to the API server, watch starts included (default: 20)', positiveNumber)
+    .option('--kube-api-burst <n>', 'requests let through at once above --kube-api-qps (default: 30)', positiveInteger)
     .action(async (flags: RunFlags) => (await import('./commands/run.ts')).runOperator(flags));
   cli.addCommand(doctorCommand());
 
@@ -55,6 +57,20 @@ export function program(): Command {
     .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG, in-cluster, then ~/.kube/config)')
     .action(async (profile: string, flags: KubeconfigFlags) => (await import('./commands/kubeconfig-export.ts')).kubeconfigCommand(profile, flags));
   return cli;
+}
+
+/** Commander argument parser: a finite number > 0 (commander names the flag and the value when it throws). */
+export function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('Expected a number > 0.');
+  return n;
+}
+
+/** Commander argument parser: an integer >= 1. */
+export function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 1) throw new InvalidArgumentError('Expected an integer >= 1.');
+  return n;
 }
 
 export async function main(argv: string[]): Promise<number> {

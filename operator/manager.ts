@@ -42,6 +42,8 @@ export interface ManagerOptions {
   /** tls.crt and tls.key for the metrics endpoint; a self-signed certificate when absent. */
   metricsCertDir?: string;
   healthProbeBindAddress: string;
+  /** Client-side limit of requests to the API server; KubeClient's defaults (qps 20, burst 30) when unset. */
+  kubeApiRateLimit?: { qps?: number; burst?: number };
   /** The leader election and Event identity. @default `${POD_NAME or hostname}_${random}`, unique per process */
   identity?: string;
   /** Called when leadership is lost: the process must stop reconciling at once. */
@@ -75,6 +77,8 @@ export class Manager {
     const identity = opts.identity ?? `${process.env.POD_NAME ?? hostname()}_${randomUUID().slice(0, 8)}`;
     this.client = KubeClient.fromKubeConfig(opts.clientConfig.kubeConfig, {
       userAgent: 'apiaccess-operator',
+      qps: opts.kubeApiRateLimit?.qps,
+      burst: opts.kubeApiRateLimit?.burst,
       onRequest: (info) => this.metrics.kubeRequests.inc({ verb: requestVerb(info.verb, info.path), resource: requestResource(info.path), code: String(info.status) }),
     });
     const ns = opts.namespace !== undefined ? { namespace: opts.namespace } : {};

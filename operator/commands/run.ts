@@ -19,6 +19,8 @@ export interface RunFlags {
   healthProbeBindAddress: string;
   logLevel: string;
   logFormat?: LogFormat;
+  kubeApiQps?: number;
+  kubeApiBurst?: number;
 }
 
 export async function runOperator(flags: RunFlags): Promise<void> {
@@ -39,6 +41,7 @@ export async function runOperator(flags: RunFlags): Promise<void> {
     metricsSecure: flags.metricsSecure,
     ...(flags.metricsCertDir !== undefined ? { metricsCertDir: flags.metricsCertDir } : {}),
     healthProbeBindAddress: flags.healthProbeBindAddress,
+    kubeApiRateLimit: { qps: flags.kubeApiQps, burst: flags.kubeApiBurst },
     ...(flags.namespace !== undefined ? { namespace: flags.namespace } : {}),
     onLeadershipLost: () => process.kill(process.pid, 'SIGTERM'),
   });

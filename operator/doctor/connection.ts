@@ -13,6 +13,7 @@ import {
   type ConfigSource,
   type RawKubeconfig,
 } from '../config/client-config.ts';
+import { walkKubeconfig, type KubeconfigEntry } from '../config/kubeconfig-walk.ts';
 
 export type CaSource =
   | { readonly kind: 'file'; readonly path: string }
@@ -105,28 +106,11 @@ function inCluster({ env, inClusterRoot }: ClientConfigEnvironment, problem?: st
   };
 }
 
-type Entry = Record<string, unknown>;
-
 function fromKubeconfig(config: RawKubeconfig, source: ConfigSource, reason: string, files: readonly string[]): Connection | string {
   const where = files.join(', ');
-  const current = config['current-context'];
-  if (typeof current !== 'string' || current === '') return `${where}: current-context is not set`;
-  const context = body(config.contexts, current, 'context');
-  if (context === undefined) return `${where}: current-context "${current}" names no entry in contexts`;
-  const clusterName = String(context.cluster ?? '');
-  const cluster = body(config.clusters, clusterName, 'cluster');
-  if (cluster === undefined) return `${where}: context "${current}" names cluster "${clusterName}", which is not in clusters`;
-  const server = cluster.server;
-  if (typeof server !== 'string' || !/^https?:\/\//.test(server)) return `${where}: cluster "${clusterName}" has no http(s):// server URL (server: ${JSON.stringify(server ?? null)})`;
-  let url: URL;
-  try {
-    url = new URL(server);
-  } catch {
-    return `${where}: cluster "${clusterName}" has an invalid server URL ${server}`;
-  }
-  const userName = typeof context.user === 'string' ? context.user : '';
-  const user = body(config.users, userName, 'user');
-  if (userName !== '' && user === undefined) return `${where}: context "${current}" names user "${userName}", which is not in users`;
+  const walked = walkKubeconfig(config);
+  if (!walked.ok) return `${where}: ${walked.problem}`;
+  const { contextName: current, context, clusterName, cluster, server, url, userName, user } = walked.walk;
   const clientNodeProblem = clientNodeRejects(config);
   if (clientNodeProblem !== undefined) return `${where}: ${clientNodeProblem}`;
   const https = url.protocol === 'https:';
@@ -146,20 +130,12 @@ function fromKubeconfig(config: RawKubeconfig, source: ConfigSource, reason: str
     ...(tlsServerName ? { tlsServerName } : {}),
     ca: caSource(cluster, clusterName),
     insecureSkipTlsVerify: cluster['insecure-skip-tls-verify'] === true,
-    credential: credentialOf(user ?? {}, userName),
+    credential: credentialOf(user, userName),
     ...(namespace ? { namespace } : {}),
   };
 }
 
-function body(list: unknown, name: string, field: string): Entry | undefined {
-  if (!Array.isArray(list)) return undefined;
-  const entry = list.find((e) => (e as { name?: unknown })?.name === name) as Entry | undefined;
-  if (entry === undefined) return undefined;
-  const value = entry[field];
-  return typeof value === 'object' && value !== null ? (value as Entry) : {};
-}
-
-function caSource(cluster: Entry, name: string): CaSource {
+function caSource(cluster: KubeconfigEntry, name: string): CaSource {
   const data = cluster['certificate-authority-data'];
   if (typeof data === 'string' && data !== '') return { kind: 'data', pem: Buffer.from(data, 'base64'), where: `certificate-authority-data of cluster "${name}"` };
   const file = cluster['certificate-authority'];
@@ -167,7 +143,7 @@ function caSource(cluster: Entry, name: string): CaSource {
   return { kind: 'system' };
 }
 
-function credentialOf(user: Entry, name: string): Credential {
+function credentialOf(user: KubeconfigEntry, name: string): Credential {
   // Paths are absolute here: mergeKubeconfigFiles resolved them against the kubeconfig's folder.
   if (typeof user.token === 'string' && user.token !== '') return { kind: 'token', token: user.token, field: `user "${name}" token` };
   if (typeof user.tokenFile === 'string' && user.tokenFile !== '') return { kind: 'token-file', path: user.tokenFile, field: `user "${name}" tokenFile` };
@@ -190,7 +166,7 @@ function credentialOf(user: Entry, name: string): Credential {
  */
 function clientNodeRejects(config: RawKubeconfig): string | undefined {
   const users = (config.users ?? []).map((u) => {
-    const user = { ...((u.user as Entry | undefined) ?? {}) };
+    const user = { ...((u.user as KubeconfigEntry | undefined) ?? {}) };
     delete user['token-file'];
     return { ...u, user };
   });

@@ -4,7 +4,7 @@ import type { ClientConfigEnvironment } from '../config/client-config.ts';
 import type { KubeClient } from '../kube/client.ts';
 import type { AccessQuery } from './can.ts';
 import type { Connection } from './connection.ts';
-import type { TokenClaims } from './jwt.ts';
+import type { TokenClaims } from '../config/jwt.ts';
 
 export interface DoctorOptions {
   readonly kubeconfig?: string;

@@ -11,7 +11,7 @@ import { fail, notApplicable, pass, runChain, type Check } from './chain.ts';
 import type { Connection } from './connection.ts';
 import type { DoctorContext } from './context.ts';
 import { canCheckName } from './doctor.ts';
-import { decodeJwt } from './jwt.ts';
+import { decodeJwt } from '../config/jwt.ts';
 import { checkCaCertificate, checkTokenClaims } from './local-checks.ts';
 import { renderTable } from './report.ts';
 

@@ -6,7 +6,7 @@ import { fail, notApplicable, pass, warn, type Outcome } from './chain.ts';
 import type { Connection, Credential } from './connection.ts';
 import { gatherConnection } from './connection.ts';
 import { WARN_BEFORE_EXPIRY_MS, type DoctorContext } from './context.ts';
-import { decodeJwt, relativeTime, type TokenClaims } from './jwt.ts';
+import { decodeJwt, type TokenClaims } from '../config/jwt.ts';
 
 const PRECEDENCE = '--kubeconfig > KUBECONFIG > in-cluster > ~/.kube/config';
 
@@ -224,6 +224,15 @@ function claimDetails(claims: TokenClaims): Record<string, unknown> {
 /** "CN=x\nO=y" (node's format) as "CN=x, O=y". */
 export function dn(name: string): string {
   return name.split('\n').filter((p) => p !== '').join(', ');
+}
+
+/** "in 59m", "3h ago": how a person reads an expiry. */
+function relativeTime(at: Date, now: Date): string {
+  const seconds = Math.round((at.getTime() - now.getTime()) / 1000);
+  const abs = Math.abs(seconds);
+  const amount =
+    abs < 120 ? `${abs}s` : abs < 7200 ? `${Math.round(abs / 60)}m` : abs < 172_800 ? `${Math.round(abs / 3600)}h` : `${Math.round(abs / 86_400)}d`;
+  return seconds >= 0 ? `in ${amount}` : `${amount} ago`;
 }
 
 function isoDate(text: string): string {

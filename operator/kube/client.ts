@@ -6,7 +6,9 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { StringDecoder } from 'node:string_decoder';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { sleep } from './backoff.ts';
 import { objectPath, resourceFor } from './resources.ts';
+import { TokenBucket } from './token-bucket.ts';
 
 export interface OwnerReference {
   apiVersion: string;
@@ -54,7 +56,11 @@ export interface RequestOptions {
   /** Default `application/json`. */
   contentType?: string;
   signal?: AbortSignal;
-  /** Default 30 000; the whole exchange, headers and body. */
+  /**
+   * Default 30 000; the whole request: the rate limiter, every attempt's headers and body, and the
+   * waits the server asks for between attempts (as client-go's request timeout). A wait that would
+   * end after it is not waited: the ApiError comes at once, with its `retryAfterMs`.
+   */
   timeoutMs?: number;
 }
 
@@ -70,8 +76,18 @@ export interface RequestInfo {
 
 export interface KubeClientOptions {
   userAgent?: string;
-  /** Called once per request when its response headers (or its failure) arrived. */
+  /** Called once per attempt when its response headers (or its failure) arrived. */
   onRequest?: (info: RequestInfo) => void;
+  /**
+   * Requests per second sustained, client-side, over every request and the start of every watch.
+   * @default 20 (controller-runtime's)
+   */
+  qps?: number;
+  /**
+   * Requests let through at once above `qps` after an idle period.
+   * @default 30 (controller-runtime's)
+   */
+  burst?: number;
 }
 
 export interface ApplyOptions {
@@ -98,10 +114,13 @@ interface Status {
 /**
  * A failed API request. `status` is the HTTP status (0: no response arrived; then `reason` is
  * `Timeout` or `NetworkError`), `reason` the Status reason (NotFound, Conflict, Expired, ...).
+ * `retryAfterMs`: how long the server asked clients to wait (Retry-After, or the Status'
+ * `details.retryAfterSeconds`), at most 60 s.
  */
 export class ApiError extends Error {
   readonly code = 'ApiError';
   override readonly name = 'ApiError';
+  readonly retryAfterMs: number | undefined;
 
   constructor(
     message: string,
@@ -109,9 +128,10 @@ export class ApiError extends Error {
     readonly reason: string,
     readonly details?: unknown,
     readonly body?: unknown,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterMs?: number },
   ) {
     super(message, options);
+    this.retryAfterMs = options?.retryAfterMs;
   }
 }
 
@@ -136,8 +156,21 @@ export function isForbidden(error: unknown): boolean {
   return isApiError(error) && error.status === 403;
 }
 
+/** How long the server asked to wait before trying again (429, or a 5xx with Retry-After), if it did. */
+export function retryAfterMs(error: unknown): number | undefined {
+  return isApiError(error) ? error.retryAfterMs : undefined;
+}
+
 const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_USER_AGENT = 'apiaccess-operator';
+export const DEFAULT_QPS = 20;
+export const DEFAULT_BURST = 30;
+/** Attempts in all for a request the server asked to retry later (client-go makes up to 10). */
+const MAX_ATTEMPTS = 5;
+/** Retry-After on a 429 without the header (client-go would not retry at all). */
+const DEFAULT_RETRY_AFTER_MS = 1000;
+/** A server asking for longer is waited for this long, so that a broken header cannot stall a caller. */
+const MAX_RETRY_AFTER_MS = 60_000;
 
 /** Reasons for statuses whose body is not a Status (a proxy in between, an old server). */
 const REASON_BY_STATUS: Readonly<Record<number, string>> = {
@@ -165,6 +198,7 @@ export class KubeClient {
   private readonly seenSockets = new WeakSet<object>();
   private socketsOpened = 0;
   private closed = false;
+  private readonly limiter: TokenBucket;
 
   private constructor(
     private readonly kc: KubeConfig,
@@ -177,6 +211,7 @@ export class KubeClient {
       throw new Error(`Unsupported API server URL ${server}: expected https:// or http://`);
     }
     this.transport = this.base.protocol === 'https:' ? https : http;
+    this.limiter = new TokenBucket({ qps: options.qps ?? DEFAULT_QPS, burst: options.burst ?? DEFAULT_BURST });
   }
 
   static fromKubeConfig(kc: KubeConfig, opts: KubeClientOptions = {}): KubeClient {
@@ -198,22 +233,10 @@ export class KubeClient {
 
   async request<T>(method: Verb, path: string, opts: RequestOptions = {}): Promise<T> {
     const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const timeout = new AbortController();
-    const timer = setTimeout(() => timeout.abort(), timeoutMs);
-    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout.signal]) : timeout.signal;
-    try {
-      const response = await this.open(method, path, opts, signal, method);
-      const text = await readBody(response);
-      if (!isSuccess(response)) throw apiErrorFrom(method, path, response.statusCode ?? 0, text);
-      return parseBody<T>(text, response);
-    } catch (error) {
-      if (timeout.signal.aborted && !opts.signal?.aborted) {
-        throw new ApiError(`${method} ${path}: no complete response within ${timeoutMs} ms`, 0, 'Timeout', undefined, undefined, { cause: error });
-      }
-      throw error;
-    } finally {
-      clearTimeout(timer);
-    }
+    const deadline = performance.now() + timeoutMs;
+    const { response, text } = await this.retrying(opts.signal, deadline, async () => await this.exchange(method, path, opts, deadline, timeoutMs));
+    if (!isSuccess(response)) throw apiErrorFrom(method, path, response, text);
+    return parseBody<T>(text, response);
   }
 
   /** The object, or undefined when it does not exist. */
@@ -261,9 +284,12 @@ export class KubeClient {
    * detect a silent one through `onActivity`, called on every received chunk.
    */
   async *watch<T>(path: string, query: Query, signal: AbortSignal, onActivity?: () => void): AsyncIterable<WatchEvent<T>> {
-    const response = await this.open('GET', path, { query: { ...query, watch: true } }, signal, 'WATCH');
+    const { response, text } = await this.retrying(signal, Infinity, async () => {
+      const opened = await this.open('GET', path, { query: { ...query, watch: true } }, signal, 'WATCH');
+      return { response: opened, text: isSuccess(opened) ? '' : await readBody(opened) };
+    });
     try {
-      if (!isSuccess(response)) throw apiErrorFrom('GET', path, response.statusCode ?? 0, await readBody(response));
+      if (!isSuccess(response)) throw apiErrorFrom('GET', path, response, text);
       const decoder = new StringDecoder('utf8');
       let pending = '';
       for await (const chunk of response as AsyncIterable<Buffer>) {
@@ -294,7 +320,40 @@ export class KubeClient {
     this.agent?.destroy();
   }
 
+  /**
+   * Repeats `attempt` while the server answers "later" (429, or a 5xx with Retry-After, as client-go's
+   * checkWait), waiting as asked, up to MAX_ATTEMPTS in all and not past `deadline` (performance.now()
+   * time); returns the last response.
+   */
+  private async retrying(signal: AbortSignal | undefined, deadline: number, attempt: () => Promise<Exchange>): Promise<Exchange> {
+    for (let n = 1; ; n += 1) {
+      const result = await attempt();
+      const waitMs = retryDelayMs(result.response);
+      if (waitMs === undefined || n >= MAX_ATTEMPTS || performance.now() + waitMs >= deadline) return result;
+      if (!(await sleep(waitMs, signal))) throw signal?.reason;
+    }
+  }
+
+  /** One attempt of a request, its body read, before `deadline` (the end of the request's `timeoutMs`). */
+  private async exchange(method: Verb, path: string, opts: RequestOptions, deadline: number, timeoutMs: number): Promise<Exchange> {
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(), Math.max(0, deadline - performance.now()));
+    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout.signal]) : timeout.signal;
+    try {
+      const response = await this.open(method, path, opts, signal, method);
+      return { response, text: await readBody(response) };
+    } catch (error) {
+      if (timeout.signal.aborted && !opts.signal?.aborted) {
+        throw new ApiError(`${method} ${path}: no complete response within ${timeoutMs} ms`, 0, 'Timeout', undefined, undefined, { cause: error });
+      }
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   private async open(method: Verb, path: string, opts: RequestOptions, signal: AbortSignal, verb: string): Promise<http.IncomingMessage> {
+    await this.limiter.take(signal);
     if (this.closed) throw new Error(`KubeClient for ${this.server} is closed`);
     const auth = await this.authorize();
     const body = encodeBody(opts.body);
@@ -373,6 +432,12 @@ export class KubeClient {
   }
 }
 
+interface Exchange {
+  response: http.IncomingMessage;
+  /** The body of a response that is read whole ('' for a watch's stream). */
+  text: string;
+}
+
 function isSuccess(response: http.IncomingMessage): boolean {
   const status = response.statusCode ?? 0;
   return status >= 200 && status < 300;
@@ -397,11 +462,29 @@ function encodeBody(body: unknown): Buffer | undefined {
   return Buffer.from(typeof body === 'string' ? body : JSON.stringify(body), 'utf8');
 }
 
-function apiErrorFrom(method: string, path: string, status: number, text: string): ApiError {
+function apiErrorFrom(method: string, path: string, response: http.IncomingMessage, text: string): ApiError {
+  const status = response.statusCode ?? 0;
   const parsed = parseStatus(text);
   const reason = parsed?.reason || REASON_BY_STATUS[status] || 'Unknown';
   const message = parsed?.message || text.trim().slice(0, 200) || `HTTP ${status}`;
-  return new ApiError(`${method} ${path}: ${message}`, status, reason, parsed?.details, parsed ?? text);
+  const retryAfterMs = retryDelayMs(response) ?? suggestedDelayMs(parsed?.details);
+  return new ApiError(`${method} ${path}: ${message}`, status, reason, parsed?.details, parsed ?? text, retryAfterMs === undefined ? {} : { retryAfterMs });
+}
+
+/** The wait before retrying this response, or undefined when it is not to be retried. */
+function retryDelayMs(response: http.IncomingMessage): number | undefined {
+  const status = response.statusCode ?? 0;
+  if (status !== 429 && (status < 500 || status > 599)) return undefined;
+  const header = response.headers['retry-after'];
+  const seconds = typeof header === 'string' && /^\s*\d+\s*$/.test(header) ? Number(header) : undefined;
+  if (seconds === undefined) return status === 429 ? DEFAULT_RETRY_AFTER_MS : undefined;
+  return Math.min(seconds * 1000, MAX_RETRY_AFTER_MS);
+}
+
+/** A Status' `details.retryAfterSeconds` (metav1.StatusDetails), which client-go's SuggestsClientDelay reads. */
+function suggestedDelayMs(details: unknown): number | undefined {
+  const seconds = (details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+  return typeof seconds === 'number' && seconds > 0 ? Math.min(seconds * 1000, MAX_RETRY_AFTER_MS) : undefined;
 }
 
 function parseStatus(text: string): Status | undefined {
@@ -430,7 +513,8 @@ function parseWatchLine<T>(line: string, path: string): WatchEvent<T> {
 export function apiErrorFromWatchEvent(path: string, status: unknown): ApiError {
   const s = (typeof status === 'object' && status !== null ? status : {}) as Status;
   const code = typeof s.code === 'number' ? s.code : 0;
-  return new ApiError(`WATCH ${path}: ${s.message ?? 'error event'}`, code, s.reason || REASON_BY_STATUS[code] || 'Unknown', s.details, status);
+  const retryAfterMs = suggestedDelayMs(s.details);
+  return new ApiError(`WATCH ${path}: ${s.message ?? 'error event'}`, code, s.reason || REASON_BY_STATUS[code] || 'Unknown', s.details, status, retryAfterMs === undefined ? {} : { retryAfterMs });
 }
 
 /** What SSA must not receive: server-owned metadata, and status unless status is the target. */

@@ -2,6 +2,8 @@
 // carry a credential (which does not belong in a ConfigMap), and which identity does it present.
 import { X509Certificate } from 'node:crypto';
 import { parse } from 'yaml';
+import { decodeJwt } from '../config/jwt.ts';
+import { walkKubeconfig } from '../config/kubeconfig-walk.ts';
 
 export type KubeconfigIdentity =
   | { kind: 'ServiceAccountToken'; username: string; namespace: string; serviceAccount: string }
@@ -26,27 +28,10 @@ export function inspectKubeconfig(text: string): KubeconfigInspection {
   }
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return { ok: false, message: 'not a kubeconfig: the document is not a mapping' };
   const config = doc as Record<string, unknown>;
-  const current = config['current-context'];
-  if (typeof current !== 'string' || current === '') return { ok: false, message: 'current-context is not set' };
-  const context = named(config.contexts, current)?.context as { cluster?: string; user?: string } | undefined;
-  if (context === undefined) return { ok: false, message: `current-context "${current}" names no entry in contexts` };
-  const cluster = named(config.clusters, context.cluster)?.cluster as { server?: unknown } | undefined;
-  if (cluster === undefined) return { ok: false, message: `context "${current}" names cluster "${String(context.cluster)}", which is not in clusters` };
-  if (typeof cluster.server !== 'string' || !/^https?:\/\//.test(cluster.server)) {
-    return { ok: false, message: `cluster "${String(context.cluster)}" has no server URL` };
-  }
-  const userName = context.user ?? '';
-  const user = (named(config.users, userName)?.user ?? {}) as Record<string, unknown>;
-  if (context.user !== undefined && named(config.users, userName) === undefined) {
-    return { ok: false, message: `context "${current}" names user "${userName}", which is not in users` };
-  }
-  const credentials = credentialFields(config.users);
-  return { ok: true, server: cluster.server, user: userName, credentials, identity: identityOf(user) };
-}
-
-function named(list: unknown, name: string | undefined): Record<string, unknown> | undefined {
-  if (!Array.isArray(list) || name === undefined) return undefined;
-  return list.find((e) => (e as { name?: unknown })?.name === name) as Record<string, unknown> | undefined;
+  const walked = walkKubeconfig(config);
+  if (!walked.ok) return { ok: false, message: walked.problem };
+  const { server, userName, user } = walked.walk;
+  return { ok: true, server, user: userName, credentials: credentialFields(config.users), identity: identityOf(user) };
 }
 
 /** Paths of every secret-bearing field, e.g. users[0].user.token; values are never returned. */
@@ -63,7 +48,7 @@ function credentialFields(users: unknown): string[] {
   });
 }
 
-function identityOf(user: Record<string, unknown>): KubeconfigIdentity {
+function identityOf(user: Readonly<Record<string, unknown>>): KubeconfigIdentity {
   if (typeof user.token === 'string') return tokenIdentity(user.token);
   const certData = user['client-certificate-data'];
   if (typeof certData === 'string') {
@@ -83,16 +68,12 @@ function identityOf(user: Record<string, unknown>): KubeconfigIdentity {
 
 /** A ServiceAccount JWT names its subject; the signature is not verified here (only the API server can). */
 function tokenIdentity(token: string): KubeconfigIdentity {
-  const payload = token.split('.')[1];
-  if (payload === undefined) return { kind: 'Token' };
-  try {
-    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { sub?: string };
-    const match = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(claims.sub ?? '');
-    if (match?.[1] && match[2]) return { kind: 'ServiceAccountToken', username: claims.sub ?? '', namespace: match[1], serviceAccount: match[2] };
-    return claims.sub ? { kind: 'Token', username: claims.sub } : { kind: 'Token' };
-  } catch {
-    return { kind: 'Token' };
-  }
+  const decoded = decodeJwt(token);
+  const subject = decoded.ok ? decoded.claims.subject : undefined;
+  if (subject === undefined) return { kind: 'Token' };
+  const match = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(subject);
+  if (match?.[1] && match[2]) return { kind: 'ServiceAccountToken', username: subject, namespace: match[1], serviceAccount: match[2] };
+  return { kind: 'Token', username: subject };
 }
 
 function parseSubject(subject: string): Record<string, string[]> {

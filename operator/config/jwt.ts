@@ -1,5 +1,6 @@
 // Reads the claims of a JSON Web Token WITHOUT verifying its signature: only the API server holds
 // the keys that can. Good enough to explain a token (who, for whom, until when), never to trust it.
+// Used by `apiaccess doctor` (its own token) and the operator's inspection of users' kubeconfigs.
 
 export interface TokenClaims {
   readonly subject?: string;
@@ -59,15 +60,6 @@ export function decodeJwt(token: string): DecodedToken {
       secret: text(k8s?.secret?.name),
     }),
   };
-}
-
-/** "in 59m", "3h ago": how a person reads an expiry. */
-export function relativeTime(at: Date, now: Date): string {
-  const seconds = Math.round((at.getTime() - now.getTime()) / 1000);
-  const abs = Math.abs(seconds);
-  const amount =
-    abs < 120 ? `${abs}s` : abs < 7200 ? `${Math.round(abs / 60)}m` : abs < 172_800 ? `${Math.round(abs / 3600)}h` : `${Math.round(abs / 86_400)}d`;
-  return seconds >= 0 ? `in ${amount}` : `${amount} ago`;
 }
 
 function text(value: unknown): string | undefined {
