@@ -69,9 +69,12 @@ export class Manager {
   private readonly logger: Logger;
   private readonly events: EventRecorder;
   private reconciling = false;
+  /** False on a replica that does not (or no longer) hold the Lease: its writes are fenced. */
+  private writable: boolean;
 
   constructor(private readonly opts: ManagerOptions) {
     const logger = (this.logger = opts.logger);
+    this.writable = !opts.leaderElect;
     // Like client-go's `hostname_uuid`: two processes of one Pod (a restart racing its predecessor)
     // must never both believe they hold the Lease.
     const identity = opts.identity ?? `${process.env.POD_NAME ?? hostname()}_${randomUUID().slice(0, 8)}`;
@@ -80,6 +83,7 @@ export class Manager {
       qps: opts.kubeApiRateLimit?.qps,
       burst: opts.kubeApiRateLimit?.burst,
       onRequest: (info) => this.metrics.kubeRequests.inc({ verb: requestVerb(info.verb, info.path), resource: requestResource(info.path), code: String(info.status) }),
+      fence: (method, path) => this.fence(method, path),
     });
     const ns = opts.namespace !== undefined ? { namespace: opts.namespace } : {};
     this.profiles = new ListWatchCache<Profile>({ client: this.client, resource: RESOURCES.ApiAccessProfile, name: 'ApiAccessProfile', logger, ...ns });
@@ -170,10 +174,13 @@ export class Manager {
     }
     this.elector.run({
       onStartedLeading: () => {
+        this.writable = true;
         this.metrics.leader.set(1);
         this.startReconciling();
       },
       onStoppedLeading: () => {
+        // Before anything else: reconciles still in flight must not write as a leader any more.
+        this.writable = false;
         this.metrics.leader.set(0);
         if (this.reconciling) {
           this.logger.error('Lost leadership; stopping');
@@ -216,6 +223,13 @@ export class Manager {
     } finally {
       end();
     }
+  }
+
+  /** Refuses writes once the Lease is lost; the elector's own Lease writes and reviews pass. */
+  private fence(method: string, path: string): string | undefined {
+    if (this.writable || method === 'GET') return undefined;
+    if (path.startsWith('/apis/coordination.k8s.io/') || /\/(subjectaccessreviews|tokenreviews)$/.test(path)) return undefined;
+    return 'not the leader: this replica lost (or never held) the Lease, so it writes nothing';
   }
 
   /** What is wrong with the author-stamping policies (empty when all four are in place). */

@@ -208,6 +208,20 @@ describe('KubeClient under throttling', () => {
     assert.ok(api.arrivals[3]!.at - api.arrivals[1]!.at >= 900, 'two more requests at 2 per second');
   });
 
+  it('GIVEN a fence that closes while a write waits for the limiter THEN the write is refused and never sent; reads still pass', async () => {
+    let leader = true;
+    const client = connect({ qps: 2, burst: 1, fence: (method) => (leader || method === 'GET' ? undefined : 'lost the Lease') });
+    api.play();
+    await client.request('GET', '/api/v1/pods'); // takes the one token: the write below must wait
+    const write = client.request('PATCH', '/api/v1/namespaces/n/configmaps/a', { body: { data: {} } });
+    leader = false;
+    const error = (await rejection(write)) as ApiError;
+    assert.equal(error.reason, 'Fenced');
+    assert.match(error.message, /PATCH \/api\/v1\/namespaces\/n\/configmaps\/a: lost the Lease/);
+    await client.request('GET', '/api/v1/pods');
+    assert.deepEqual(api.arrivals.map((a) => a.path), ['/api/v1/pods', '/api/v1/pods'], 'the PATCH never reached the server');
+  });
+
   it('rejects a rate limit that would let nothing through, naming the value', () => {
     assert.throws(() => clientFor(server, { qps: 0 }), /qps 0/);
     assert.throws(() => clientFor(server, { burst: -1 }), /burst -1/);

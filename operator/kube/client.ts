@@ -88,6 +88,12 @@ export interface KubeClientOptions {
    * @default 30 (controller-runtime's)
    */
   burst?: number;
+  /**
+   * Asked before every attempt (after the rate limiter, so a request that waited is asked again):
+   * a message refuses the request with an ApiError of reason `Fenced`, sending nothing. The operator
+   * fences its writes once it lost the Lease, so in-flight reconciles cannot write any more.
+   */
+  fence?: (method: Verb, path: string) => string | undefined;
 }
 
 export interface ApplyOptions {
@@ -355,6 +361,8 @@ export class KubeClient {
   private async open(method: Verb, path: string, opts: RequestOptions, signal: AbortSignal, verb: string): Promise<http.IncomingMessage> {
     await this.limiter.take(signal);
     if (this.closed) throw new Error(`KubeClient for ${this.server} is closed`);
+    const fenced = this.options.fence?.(method, path);
+    if (fenced !== undefined) throw new ApiError(`${method} ${path}: ${fenced}`, 0, 'Fenced');
     const auth = await this.authorize();
     const body = encodeBody(opts.body);
     const headers: http.OutgoingHttpHeaders = {
