@@ -18,6 +18,11 @@ export const PROFILE_LABEL = 'apiaccess.dev/profile';
 export const INJECTED_LABEL = 'apiaccess.dev/injected';
 /** Pod-template annotation that changes whenever the injected configuration changes. */
 export const CONFIG_HASH_ANNOTATION = 'apiaccess.dev/config-hash';
+/**
+ * The digest of the user's kubeconfig ConfigMap content (source ConfigMap), written by the operator
+ * alone (the construct cannot know the content): an edit changes the template, so workloads roll out.
+ */
+export const KUBECONFIG_DIGEST_ANNOTATION = 'apiaccess.dev/kubeconfig-digest';
 /** Labels on objects the operator creates for a profile (cluster-scoped ones cannot be owned). */
 export const OWNER_NAME_LABEL = 'apiaccess.dev/profile-name';
 export const OWNER_NAMESPACE_LABEL = 'apiaccess.dev/profile-namespace';

@@ -126,3 +126,15 @@ describe('native sidecars in the container selection', () => {
     assert.notEqual(podTemplateInjection(profile(spec), pod).hash, podTemplateInjection(profile(spec), ['app']).hash, 'adding a sidecar rolls out');
   });
 });
+
+describe('the user kubeconfig digest', () => {
+  it('GIVEN a ConfigMap source whose content the operator read THEN its digest is an annotation of its own and the config-hash stays the construct\'s', () => {
+    const p = profile({ auth: 'Kubeconfig', kubeconfig: { source: 'ConfigMap', name: 'kc' } });
+    const plain = podTemplateInjection(p, ['app']);
+    const read = podTemplateInjection(p, ['app'], { sourceDigest: 'abc' });
+    assert.equal(read.hash, plain.hash);
+    assert.equal(read.injection.metadata.annotations['apiaccess.dev/kubeconfig-digest'], 'abc');
+    assert.equal(plain.injection.metadata.annotations['apiaccess.dev/kubeconfig-digest'], undefined);
+    assert.notDeepEqual(podTemplateInjection(p, ['app'], { sourceDigest: 'def' }).injection.metadata, read.injection.metadata, 'an edit changes the template');
+  });
+});

@@ -2,7 +2,7 @@
 // operator applies this by server-side apply (and applies an empty intent to remove it); the cdk8s
 // construct renders it into static YAML. Both use this one function.
 import type { V1EnvVar, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
-import { CONFIG_HASH_ANNOTATION } from '../../crds/apiaccessprofile.ts';
+import { CONFIG_HASH_ANNOTATION, KUBECONFIG_DIGEST_ANNOTATION } from '../../crds/apiaccessprofile.ts';
 import { CA_FILE, desiredKubeconfigConfigMap, KUBECONFIG_FILE, ROOT_CA_CONFIGMAP, TOKEN_FILE } from './kubeconfig.ts';
 import { shortHash, kubeconfigConfigMapName, volumeName } from './names.ts';
 import { kubeconfigPath, type ResolvedProfile } from './profile.ts';
@@ -50,8 +50,9 @@ export interface InjectionResult {
 
 export interface InjectionOptions {
   /**
-   * A digest of the user's kubeconfig (source ConfigMap), which the operator reads: part of the hash,
-   * so an edit of that kubeconfig rolls the workload out. Absent where the content is not known.
+   * A digest of the user's kubeconfig (source ConfigMap), which the operator reads: injected as its
+   * own annotation, so an edit of that kubeconfig rolls the workload out. Not part of the config-hash,
+   * which the construct renders too and cannot know this for.
    */
   sourceDigest?: string;
 }
@@ -85,9 +86,10 @@ export function podTemplateInjection(profile: ResolvedProfile, pod: SelectableCo
   }
   // The generated kubeconfig's content is part of the hash: a changed server rolls the workload out.
   const generated = desiredKubeconfigConfigMap(profile)?.data;
-  const source = options.sourceDigest === undefined ? {} : { source: options.sourceDigest };
-  const hash = shortHash(JSON.stringify({ spec, generated: generated ?? null, ...source }), 16);
-  return { injection: { metadata: { annotations: { [CONFIG_HASH_ANNOTATION]: hash } }, spec }, hash, missingContainers };
+  const hash = shortHash(JSON.stringify({ spec, generated: generated ?? null }), 16);
+  const annotations: Record<string, string> = { [CONFIG_HASH_ANNOTATION]: hash };
+  if (options.sourceDigest !== undefined) annotations[KUBECONFIG_DIGEST_ANNOTATION] = options.sourceDigest;
+  return { injection: { metadata: { annotations }, spec }, hash, missingContainers };
 }
 
 function isNameList(pod: SelectableContainers | readonly string[]): pod is readonly string[] {

@@ -127,7 +127,9 @@ export interface WorkloadApplyConfig {
 export function carriesInjection(workload: WorkloadLike, profileName: string, injection: PodTemplateInjection): boolean {
   if (workload.metadata.labels?.[INJECTED_LABEL] !== profileName) return false;
   const template = podTemplate(workload);
-  if (template?.metadata?.annotations?.[CONFIG_HASH_ANNOTATION] !== injection.metadata.annotations[CONFIG_HASH_ANNOTATION]) return false;
+  // The config-hash, and the kubeconfig digest where the operator knows the user's kubeconfig.
+  for (const [key, value] of Object.entries(injection.metadata.annotations)) if (template?.metadata?.annotations?.[key] !== value) return false;
+  if (template === undefined) return false;
   const spec = template.spec ?? {};
   const { volumes, containers, initContainers, ...scalars } = injection.spec;
   for (const [key, value] of Object.entries(scalars)) if (spec[key] !== value) return false;
