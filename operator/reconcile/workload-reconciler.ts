@@ -37,15 +37,24 @@ export class WorkloadReconciler {
   constructor(private readonly d: WorkloadReconcilerDeps) {}
 
   async reconcile(key: string): Promise<ReconcileResult | void> {
-    const facts = await this.gather(key);
-    let decision = decideWorkload(facts);
-    if (decision.write?.kind === 'inject') {
-      facts.serviceAccountExists = await this.serviceAccountExists(facts);
+    let facts: WorkloadFacts | undefined;
+    let decision: WorkloadDecision;
+    try {
+      facts = await this.gather(key);
       decision = decideWorkload(facts);
-    }
-    if (needsStaleCount(facts, decision)) {
-      facts.stale = await this.stale(facts.workload, facts.kind, facts.profile?.state === 'usable' ? facts.profile.injection.hash : '');
-      decision = decideWorkload(facts);
+      if (decision.write?.kind === 'inject') {
+        facts.serviceAccountExists = await this.serviceAccountExists(facts);
+        decision = decideWorkload(facts);
+      }
+      if (needsStaleCount(facts, decision)) {
+        facts.stale = await this.stale(facts.workload, facts.kind, facts.profile?.state === 'usable' ? facts.profile.injection.hash : '');
+        decision = decideWorkload(facts);
+      }
+    } catch (error) {
+      // A read failed: the profile still learns that this workload was looked at, and why it is not bound.
+      const { kind, namespace, name } = parseWorkloadKey(key);
+      const known = facts ?? { kind, namespace, name, workload: this.d.workloads.get(kind, namespace, name) };
+      return await this.failed(key, known, 'not checked', error);
     }
     return await this.apply(key, facts, decision);
   }
@@ -92,7 +101,7 @@ export class WorkloadReconciler {
       try {
         await this.d.client.apply(workloadApplyConfig(wref, write.kind === 'inject' ? (profile ?? '') : write.profile, injection), { fieldManager: FIELD_MANAGER, force: false });
       } catch (error) {
-        return await this.failed(key, facts, decision, error);
+        return await this.failed(key, facts, write.kind === 'remove' ? 'not removed' : 'not injected', error);
       }
       this.d.logger.info({ workload: ref, profile: write.kind === 'inject' ? profile : write.profile }, write.kind === 'inject' ? `Injected access into ${kind}` : `Removed injected access from ${kind}`);
       await this.event(workload, write.event);
@@ -102,13 +111,13 @@ export class WorkloadReconciler {
     return decision.requeueAfterMs === undefined ? undefined : { requeueAfterMs: decision.requeueAfterMs };
   }
 
-  /** A write failed: say so in the profile's counts (conflicted / failed) and retry with backoff. */
-  private async failed(key: string, facts: WorkloadFacts, decision: WorkloadDecision, error: unknown): Promise<ReconcileResult> {
+  /** A write (or a read) failed: say so in the profile's counts (conflicted / failed) and retry with backoff. */
+  private async failed(key: string, facts: WorkloadFacts, what: string, error: unknown): Promise<ReconcileResult> {
     const { kind, namespace, name, workload } = facts;
     const profile = workload?.metadata.labels?.[PROFILE_LABEL] ?? workload?.metadata.labels?.[INJECTED_LABEL];
     const detail = (error as Error).message.replace(/^.*?: /, '');
     const conflict = isConflict(error);
-    const message = `${decision.write?.kind === 'remove' ? 'not removed' : 'not injected'}: ${detail}; ${RETRYING}`;
+    const message = `${what}: ${detail}; ${RETRYING}`;
     if (profile !== undefined) this.d.bindings.set(key, { namespace, profile, ref: `${kind} ${namespace}/${name}`, state: conflict ? 'conflicted' : 'failed', message });
     if (workload !== undefined) await this.event(workload, { type: 'Warning', reason: conflict ? Reason.FieldConflict : Reason.ApplyFailed, message });
     const retryAfter = (error as { retryAfterMs?: unknown }).retryAfterMs;
