@@ -48,7 +48,9 @@ export async function usePrivateControlPlane(): Promise<ClusterInfo> {
 
 export async function stopPrivateControlPlane(): Promise<void> {
   const { stopControlPlane } = await import('./cluster/control-plane.ts');
-  if (cached !== undefined && cached.node === undefined) await stopControlPlane(cached);
+  const { readClusterInfo } = await import('./cluster/cluster-info.ts');
+  // Re-read: a test may have restarted a component (test/cluster/apiserver-restart.ts), with a new PID.
+  if (cached !== undefined && cached.node === undefined) await stopControlPlane((await readClusterInfo(cached.dir)) ?? cached);
 }
 
 export function kubeconfigPath(user: UserName = 'admin'): string {

@@ -26,6 +26,10 @@ export interface OperatorProcess {
   readonly kubeconfig: string;
   /** Sum of apiaccess_kube_requests_total for the given verbs. */
   requests(verbs: readonly string[]): Promise<number>;
+  /** The whole /metrics text, as Prometheus scrapes it. */
+  metrics(): Promise<string>;
+  /** True until the process exited. */
+  running(): boolean;
   /** SIGTERM and wait; resolves with the exit code. */
   stop(): Promise<number | null>;
   /** SIGKILL (a crash, no cleanup). */
@@ -39,13 +43,23 @@ export function adminClient(): KubeClient {
   return KubeClient.fromKubeConfig(kubeConfig('admin'));
 }
 
-/** Starts `apiaccess run --namespace <ns>` and resolves once it reconciles. */
-export async function startOperator(namespace: string, extraArgs: readonly string[] = []): Promise<OperatorProcess> {
+export interface StartOptions {
+  /** Added to the process's environment (POD_NAME, for instance). */
+  readonly env?: Readonly<Record<string, string>>;
+  /**
+   * The log line that means started: `Started reconciling` (default), or `Synced caches` for a
+   * standby replica that waits for the leader Lease.
+   */
+  readonly until?: 'Started reconciling' | 'Synced caches';
+}
+
+/** Starts `apiaccess run --namespace <ns>` and resolves once it reconciles (or, see `until`, is synced). */
+export async function startOperator(namespace: string, extraArgs: readonly string[] = [], options: StartOptions = {}): Promise<OperatorProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'apiaccess-operator-'));
   await installOperator(testCluster());
   const kubeconfig = await writeOperatorKubeconfig(testCluster(), join(dir, 'operator.kubeconfig'), 3600);
   const args = [BIN, 'run', '--kubeconfig', kubeconfig, '--namespace', namespace, '--metrics-bind-address', '127.0.0.1:0', '--health-probe-bind-address', '127.0.0.1:0', '--log-format', 'json', ...extraArgs];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBECONFIG: '', HOME: dir } });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBECONFIG: '', HOME: dir, ...options.env } });
   const logs: LogLine[] = [];
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
@@ -58,7 +72,8 @@ export async function startOperator(namespace: string, extraArgs: readonly strin
   });
   const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
   const started = Date.now();
-  while (!logs.some((l) => l.msg === 'Started reconciling')) {
+  const until = options.until ?? 'Started reconciling';
+  while (!logs.some((l) => l.msg === until)) {
     if (child.exitCode !== null || Date.now() - started > 60_000) {
       child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
@@ -71,16 +86,19 @@ export async function startOperator(namespace: string, extraArgs: readonly strin
   const admin = adminClient();
   const token = await prometheusToken(admin).finally(() => admin.close());
   const healthUrl = `http://${logs.find((l) => l.msg === 'Serving health probes')?.address as string}`;
+  const metrics = async (): Promise<string> => {
+    const got = await scrape(metricsUrl, token);
+    if (got.status !== 200) throw new Error(`GET ${metricsUrl} answered ${got.status}: ${got.body}`);
+    return got.body;
+  };
   return {
     logs,
     metricsUrl,
     healthUrl,
     kubeconfig,
-    requests: async (verbs) => {
-      const got = await scrape(metricsUrl, token);
-      if (got.status !== 200) throw new Error(`GET ${metricsUrl} answered ${got.status}: ${got.body}`);
-      return requestsIn(got.body, verbs);
-    },
+    requests: async (verbs) => requestsIn(await metrics(), verbs),
+    metrics,
+    running: () => child.exitCode === null && child.signalCode === null,
     stop: async () => finish(child, exited, 'SIGTERM', dir),
     kill: async () => {
       await finish(child, exited, 'SIGKILL', dir);
