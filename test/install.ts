@@ -135,6 +135,14 @@ type Pod = KubeObject & { status?: { phase?: string; containerStatuses?: Array<{
  * Waits until the operator Deployment is Available and one of its ready Pods holds the leader Lease;
  * resolves with that Pod's name. On timeout the error says what was missing (Pod states included).
  */
+/**
+ * The Pod a Lease holder identity names: the operator's identity is `<pod name>_<random>` (a Pod name
+ * never holds `_`), unique per process.
+ */
+export function holderPod(identity: string | undefined): string | undefined {
+  return identity?.split('_')[0];
+}
+
 export async function waitForOperator(client: KubeClient, timeoutMs = 180_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   let missing = '';
@@ -143,7 +151,7 @@ export async function waitForOperator(client: KubeClient, timeoutMs = 180_000): 
     const available = deployment?.status?.conditions?.find((c) => c.type === 'Available');
     const lease = await client.get<{ spec?: { holderIdentity?: string } }>(`/apis/coordination.k8s.io/v1/namespaces/${OPERATOR_NAMESPACE}/leases/${LEASE_NAME}`);
     const pods = await client.request<{ items: Pod[] }>('GET', `/api/v1/namespaces/${OPERATOR_NAMESPACE}/pods`, { query: { labelSelector: OPERATOR_SELECTOR } });
-    const leader = pods.items.find((p) => p.metadata.name === lease?.spec?.holderIdentity && p.status?.containerStatuses?.every((c) => c.ready));
+    const leader = pods.items.find((p) => p.metadata.name === holderPod(lease?.spec?.holderIdentity) && p.status?.containerStatuses?.every((c) => c.ready));
     if (available?.status === 'True' && leader !== undefined) return leader.metadata.name;
     const states = pods.items.map((p) => `${p.metadata.name} ${p.status?.phase ?? '?'}${(p.status?.containerStatuses ?? []).map((c) => (c.state?.waiting ? ` ${c.state.waiting.reason ?? ''} ${c.state.waiting.message ?? ''}` : '')).join('')}`);
     missing = `Deployment Available=${available?.status ?? 'unknown'} (${available?.message ?? 'no status yet'}); Lease holder ${lease?.spec?.holderIdentity ?? 'none'}; Pods: ${states.join('; ') || 'none'}`;

@@ -18,6 +18,7 @@ import { adminClient, startOperator, type OperatorProcess, type StartOptions } f
 
 const PROFILE = 'apiaccess.dev/profile';
 const HASH = 'apiaccess.dev/config-hash';
+const DIGEST = 'apiaccess.dev/kubeconfig-digest';
 const OPERATOR_USER = `system:serviceaccount:${OPERATOR_NAMESPACE}:${OPERATOR_SA}`;
 const LEASE = `/apis/coordination.k8s.io/v1/namespaces/${OPERATOR_NAMESPACE}/leases/apiaccess-operator`;
 const readerRules = [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] }];
@@ -234,7 +235,7 @@ describe('the operator process under faults', { concurrency: false }, () => {
       { timeoutMs: WITHIN_MS, what: 'Role apiaccess:svc to carry the rule added after the restart' },
     );
     const p = await profileWhere(ns, 'svc', 'Ready=True with 4 bound', (x) => condition(x, 'Ready')?.status === 'True' && x.status.workloads?.bound === 4);
-    assert.deepEqual(p.status.workloads, { bound: 4, pending: 0, unsupported: 0, conflicted: 0 });
+    assert.deepEqual(p.status.workloads, { bound: 4, pending: 0, unsupported: 0, conflicted: 0, containerNotFound: 0, unreadable: 0, failed: 0 });
     assert.ok(op.running(), 'the same operator process did it (it never exited)');
     await op.stop();
   });
@@ -315,7 +316,8 @@ describe('the operator process under faults', { concurrency: false }, () => {
     const writes = (await auditEventsSince(mark, operatorWrite)).map(describeWrite);
     const events = (await operatorEvents(ns)).filter((e) => !eventsBefore.has(e.metadata.name)).map((e) => `${e.reason} on ${e.involvedObject.kind} ${e.involvedObject.name}: ${e.message}`);
     await op.stop();
-    assert.deepEqual({ writes, events }, { writes: [], events: [] }, 'the restarted operator wrote to a converged system');
+    const updates = op.logs.filter((l) => l.msg === 'Updated ApiAccessProfile status').map((l) => JSON.stringify(l.changed));
+    assert.deepEqual({ writes, events }, { writes: [], events: [] }, `the restarted operator wrote to a converged system (status changes: ${updates.join(', ')})`);
   });
 
   it('a Deployment whose pod template carries the profile label too (kustomize commonLabels): its ReplicaSet and Pod are not reported as unsupported', async () => {
@@ -337,7 +339,7 @@ describe('the operator process under faults', { concurrency: false }, () => {
     );
     await sleep(5_000);
     const p = await profileWhere(ns, 'kust', 'Ready=True, 1 bound, 0 unsupported', (x) => condition(x, 'Ready')?.status === 'True' && x.status.workloads?.bound === 1 && x.status.workloads?.unsupported === 0);
-    assert.deepEqual(p.status.workloads, { bound: 1, pending: 0, unsupported: 0, conflicted: 0 });
+    assert.deepEqual(p.status.workloads, { bound: 1, pending: 0, unsupported: 0, conflicted: 0, containerNotFound: 0, unreadable: 0, failed: 0 });
     const unsupported = (await operatorEvents(ns)).filter((e) => e.reason === 'UnsupportedWorkload').map((e) => `${e.involvedObject.kind} ${e.involvedObject.name}: ${e.message}`);
     assert.deepEqual(unsupported, [], 'UnsupportedWorkload Events on the Deployment\'s own ReplicaSet or Pod');
     await op.stop();
@@ -387,18 +389,33 @@ describe('the operator process under faults', { concurrency: false }, () => {
 
     it('malformed YAML in the ConfigMap turns CredentialsReady False (KubeconfigMalformed) without touching the profile; fixing it turns it True', async () => {
       const generation = (await admin.get<Obj>(profilePath(ns, 'cm')))?.metadata.generation;
+      const template = (await admin.get<Obj>(deploymentPath(ns, 'agent')))!.spec.template;
       await applyYaml([configMap('apiVersion: v1\nclusters: [\n  - name: broken\n')]);
       const broken = await conditionIs(ns, 'cm', 'CredentialsReady', 'False', 'KubeconfigMalformed', 60_000);
       assert.equal(broken.metadata.generation, generation, 'the profile itself was not changed');
+      await new Promise((r) => setTimeout(r, 2000)); // the workload queue runs beside the profile's
+      assert.deepEqual((await admin.get<Obj>(deploymentPath(ns, 'agent')))!.spec.template, template, 'a broken kubeconfig rolls nothing out');
       assert.match(condition(broken, 'CredentialsReady')!.message, /agent-kubeconfig/);
       await applyYaml([configMap(good)]);
       await conditionIs(ns, 'cm', 'CredentialsReady', 'True', 'KubeconfigValid', 60_000);
     });
 
-    it('a changed kubeconfig in the ConfigMap changes the pod template\'s config-hash, so the Deployment rolls out', async () => {
+    it('a changed kubeconfig in the ConfigMap changes the pod template (its kubeconfig digest), so the Deployment rolls out; the config-hash stays', async () => {
+      const before = (await admin.get<Obj>(deploymentPath(ns, 'agent')))!;
+      const digest = before.spec.template.metadata.annotations[DIGEST];
+      assert.ok(digest, 'the injected template carries the digest of the ConfigMap\'s kubeconfig');
       await applyYaml([configMap(await agentKubeconfig('https://10.96.0.1:443'))]);
-      const d = await injected(ns, 'agent', 'cm', firstHash);
-      assert.notEqual(d.spec.template.metadata.annotations[HASH], firstHash);
+      const d = await waitFor(
+        async () => {
+          const x = await admin.get<Obj>(deploymentPath(ns, 'agent'));
+          const now = x?.spec.template.metadata?.annotations?.[DIGEST];
+          if (now !== undefined && now !== digest) return x;
+          throw new Error(`last seen: kubeconfig digest ${now}`);
+        },
+        { timeoutMs: WITHIN_MS, intervalMs: 500, what: `Deployment ${ns}/agent to carry a kubeconfig digest other than ${digest}` },
+      );
+      assert.ok(d.metadata.generation! > before.metadata.generation!, 'the pod template changed: the Deployment rolls out');
+      assert.equal(d.spec.template.metadata.annotations[HASH], firstHash, 'the config-hash, which the ApiAccess construct renders too, is unchanged');
     });
   });
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { KubeClient, KubeObject } from '../operator/kube/client.ts';
 import { auditEventsSince, POD_NAME } from './audit.ts';
-import { manifest, OPERATOR_NAMESPACE, OPERATOR_SA, waitForOperator } from './install.ts';
+import { holderPod, manifest, OPERATOR_NAMESPACE, OPERATOR_SA, waitForOperator } from './install.ts';
 import { prometheusToken, scrape, serviceAccountToken } from './metrics.ts';
 import { adminClient } from './operator-process.ts';
 import { execInPod } from './pods.ts';
@@ -56,7 +56,8 @@ describe('the synthesized install on the real node', () => {
 
   it('the Lease names a ready replica; every replica answers its probes; the leader serves metrics', async () => {
     const lease = await admin.get<{ spec?: { holderIdentity?: string } }>(`/apis/coordination.k8s.io/v1/namespaces/${OPERATOR_NAMESPACE}/leases/apiaccess-operator`);
-    assert.equal(lease?.spec?.holderIdentity, leader);
+    assert.equal(holderPod(lease?.spec?.holderIdentity), leader);
+    assert.match(lease?.spec?.holderIdentity ?? '', new RegExp(`^${leader}_[0-9a-f]{8}$`), 'the identity is unique per process, not the bare Pod name');
     for (const pod of pods) {
       const ip = pod.status.podIP as string;
       assert.equal((await fetch(`http://${ip}:8081/healthz`)).status, 200, `${pod.metadata.name} /healthz`);

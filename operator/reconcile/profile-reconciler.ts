@@ -310,6 +310,7 @@ export class ProfileReconciler {
 
   private async writeStatus(profile: Profile, status: ApiAccessProfileStatus): Promise<void> {
     if (isDeepStrictEqual(status, profile.status ?? {})) return;
+    this.d.logger.info({ profile: `${profile.metadata.namespace}/${profile.metadata.name}`, changed: changedStatusFields(profile.status, status) }, 'Updated ApiAccessProfile status');
     await this.d.client.apply(
       { apiVersion: API_VERSION, kind: KIND, metadata: { name: profile.metadata.name, namespace: profile.metadata.namespace ?? '' }, status },
       { fieldManager: FIELD_MANAGER, force: true, subresource: 'status' },
@@ -325,6 +326,14 @@ export class ProfileReconciler {
     if (profile.metadata.uid !== undefined) involved.uid = profile.metadata.uid;
     await this.d.events.record(involved, type, reason, message);
   }
+}
+
+/** Which parts of a status differ (top-level fields, and conditions by type), for the log. */
+function changedStatusFields(before: ApiAccessProfileStatus | undefined, after: ApiAccessProfileStatus): string[] {
+  const keys = new Set([...Object.keys(before ?? {}), ...Object.keys(after)].filter((k) => k !== 'conditions'));
+  const fields = [...keys].filter((k) => !isDeepStrictEqual((before as Record<string, unknown> | undefined)?.[k], (after as Record<string, unknown>)[k]));
+  const conditions = (after.conditions ?? []).filter((c) => !isDeepStrictEqual(before?.conditions?.find((b) => b.type === c.type), c)).map((c) => `conditions[${c.type}]`);
+  return [...fields, ...conditions];
 }
 
 /** Conditions worth an Event: each flip, and each new refusal of a grant even while RBACReady stays False. */

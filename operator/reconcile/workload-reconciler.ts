@@ -4,10 +4,10 @@
 // carry the injection; never forces a field another manager owns. A failed write (a field conflict
 // included) is reported and retried with the key's backoff.
 import type { Logger } from 'pino';
-import { FIELD_MANAGER, INJECTED_LABEL, parseSpec, PROFILE_LABEL, type ApiAccessProfileObject } from '../../crds/apiaccessprofile.ts';
+import { FIELD_MANAGER, INJECTED_LABEL, KUBECONFIG_DIGEST_ANNOTATION, parseSpec, PROFILE_LABEL, type ApiAccessProfileObject } from '../../crds/apiaccessprofile.ts';
 import { podTemplateInjection } from '../desired/pod-template.ts';
 import { resolveProfile } from '../desired/profile.ts';
-import { configHashOf, selectableContainers, workloadApplyConfig, type PodTemplate, type WorkloadKind } from '../desired/workload.ts';
+import { configHashOf, podTemplate, selectableContainers, workloadApplyConfig, type PodTemplate, type WorkloadKind } from '../desired/workload.ts';
 import type { ListWatchCache } from '../kube/cache.ts';
 import { isConflict, type KubeClient, type KubeObject } from '../kube/client.ts';
 import type { ReconcileResult } from '../kube/queue.ts';
@@ -15,6 +15,7 @@ import type { BindingRegistry } from './bindings.ts';
 import { Reason } from './conditions.ts';
 import type { EventRecorder } from './events.ts';
 import { recordedGrant } from './grant-decision.ts';
+import { inspectKubeconfig } from './kubeconfig-inspection.ts';
 import { contentDigest, type KubeconfigSources } from './kubeconfig-sources.ts';
 import { RETRYING } from './profile-status.ts';
 import { decideWorkload, needsStaleCount, type WorkloadDecision, type WorkloadEvent, type WorkloadFacts } from './workload-decision.ts';
@@ -75,9 +76,8 @@ export class WorkloadReconciler {
     const spec = resolveProfile({ name: profileName, namespace, spec: parsed.spec });
     const accepted = recordedGrant(profile.status);
     const resolved = accepted === undefined ? spec : { ...spec, serviceAccount: { ...accepted.serviceAccount } };
-    // A user's kubeconfig ConfigMap: its content is part of the hash, so an edit rolls the workload out.
     const k = resolved.kubeconfig;
-    const sourceDigest = k?.source === 'ConfigMap' && resolved.auth === 'Kubeconfig' ? contentDigest(await this.d.kubeconfigSources.get(namespace, k.name), k.key) : undefined;
+    const sourceDigest = k?.source === 'ConfigMap' && resolved.auth === 'Kubeconfig' ? await this.sourceDigest(workload, namespace, k.name, k.key) : undefined;
     const injection = podTemplateInjection(resolved, selectableContainers(workload), sourceDigest === undefined ? {} : { sourceDigest });
     return { ...facts, profile: { state: 'usable', resolved, injection } };
   }
@@ -122,6 +122,18 @@ export class WorkloadReconciler {
     if (workload !== undefined) await this.event(workload, { type: 'Warning', reason: conflict ? Reason.FieldConflict : Reason.ApplyFailed, message });
     const retryAfter = (error as { retryAfterMs?: unknown }).retryAfterMs;
     return { retry: { reason: message, ...(typeof retryAfter === 'number' ? { notBeforeMs: retryAfter } : {}) } };
+  }
+
+  /**
+   * The digest of a user's kubeconfig ConfigMap, so that an edit rolls the workload out. An edit into
+   * something that is not a usable kubeconfig rolls nothing out (the profile reports it): the
+   * workload keeps the digest it carries.
+   */
+  private async sourceDigest(workload: Workload, namespace: string, name: string, key: string): Promise<string | undefined> {
+    const configMap = await this.d.kubeconfigSources.get(namespace, name);
+    const text = configMap?.data?.[key];
+    if (text !== undefined && inspectKubeconfig(text).ok) return contentDigest(configMap, key);
+    return podTemplate(workload)?.metadata?.annotations?.[KUBECONFIG_DIGEST_ANNOTATION];
   }
 
   private async serviceAccountExists(facts: WorkloadFacts): Promise<boolean> {
