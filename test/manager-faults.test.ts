@@ -316,7 +316,9 @@ describe('the operator process under faults', { concurrency: false }, () => {
     const writes = (await auditEventsSince(mark, operatorWrite)).map(describeWrite);
     const events = (await operatorEvents(ns)).filter((e) => !eventsBefore.has(e.metadata.name)).map((e) => `${e.reason} on ${e.involvedObject.kind} ${e.involvedObject.name}: ${e.message}`);
     await op.stop();
-    const updates = op.logs.filter((l) => l.msg === 'Updated ApiAccessProfile status').map((l) => JSON.stringify(l.changed));
+    const updates = op.logs.filter((l) => l.msg === 'Updated ApiAccessProfile status').map((l) => JSON.stringify([l.time, l.changed, l.workloads]));
+    const first = op.logs.filter((l) => ['Started reconciling', 'Synced caches'].includes(l.msg)).map((l) => `${l.msg}@${String(l.time)}`);
+    updates.push(...first);
     assert.deepEqual({ writes, events }, { writes: [], events: [] }, `the restarted operator wrote to a converged system (status changes: ${updates.join(', ')})`);
   });
 

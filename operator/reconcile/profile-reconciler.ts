@@ -125,7 +125,7 @@ export class ProfileReconciler {
       ...(grant !== undefined ? { grant } : {}),
       rbac,
       credentials,
-      workloads: this.d.bindings.forProfile(namespace, name),
+      workloads: [],
     };
     // Asked of the API server's authorizer after applying: it proves the RBAC in force, whoever owns it.
     if (effective !== undefined) {
@@ -134,7 +134,9 @@ export class ProfileReconciler {
     }
     // Counts from workloads not yet reconciled by this process (just started, or just labelled) are
     // partial: the registry requeues the profile once the last of them reports.
+    // Read after every await above, so that the counts and the check describe the same moment.
     if (this.d.bindings.allSeen(this.d.workloads.keysFor(namespace, name))) {
+      observation.workloads = this.d.bindings.forProfile(namespace, name);
       await this.writeStatus(profile, profileStatus(observation, profile.status, this.now()));
     }
     if (failures.applyErrors.length === 0) return;
@@ -310,7 +312,10 @@ export class ProfileReconciler {
 
   private async writeStatus(profile: Profile, status: ApiAccessProfileStatus): Promise<void> {
     if (isDeepStrictEqual(status, profile.status ?? {})) return;
-    this.d.logger.info({ profile: `${profile.metadata.namespace}/${profile.metadata.name}`, changed: changedStatusFields(profile.status, status) }, 'Updated ApiAccessProfile status');
+    this.d.logger.info(
+      { profile: `${profile.metadata.namespace}/${profile.metadata.name}`, changed: changedStatusFields(profile.status, status), workloads: status.workloads },
+      'Updated ApiAccessProfile status',
+    );
     await this.d.client.apply(
       { apiVersion: API_VERSION, kind: KIND, metadata: { name: profile.metadata.name, namespace: profile.metadata.namespace ?? '' }, status },
       { fieldManager: FIELD_MANAGER, force: true, subresource: 'status' },
