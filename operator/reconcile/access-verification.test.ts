@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { profile } from '../desired/fixtures.ts';
-import { accessChecks, identityFor } from './access-verification.ts';
+import { accessChecks, declaredChecks, identityFor } from './access-verification.ts';
 
 const scopeOf = (group: string, resource: string): 'Cluster' | 'Namespaced' | undefined =>
   group === '' && resource === 'nodes' ? 'Cluster' : group === '' && resource === 'pods' ? 'Namespaced' : undefined;
@@ -19,6 +19,24 @@ describe('accessChecks', () => {
     assert.deepEqual(accessChecks([{ apiGroups: ['example.com'], resources: ['widgets/status'], verbs: ['get'] }], 'team-a', scopeOf), [
       { verb: 'get', group: 'example.com', resource: 'widgets', subresource: 'status', namespace: 'team-a' },
     ]);
+  });
+});
+
+describe('declaredChecks', () => {
+  it('GIVEN a referenced ClusterRole (view) bound at Namespace scope THEN its cluster-scoped resources are left out by name, an inline one is asked', () => {
+    const view = [{ apiGroups: [''], resources: ['pods', 'nodes'], verbs: ['get'] }, { nonResourceURLs: ['/healthz'], verbs: ['get'] }];
+    const { checks, outOfScope } = declaredChecks([{ apiGroups: [''], resources: ['nodes'], verbs: ['list'] }], view, 'team-a', scopeOf);
+    assert.deepEqual(checks, [
+      { verb: 'list', group: '', resource: 'nodes' },
+      { verb: 'get', group: '', resource: 'pods', namespace: 'team-a' },
+    ]);
+    assert.deepEqual(outOfScope, ['nodes', '/healthz']);
+  });
+
+  it('GIVEN Cluster scope THEN every rule of a referenced ClusterRole is asked', () => {
+    const { checks, outOfScope } = declaredChecks([], [{ apiGroups: [''], resources: ['nodes'], verbs: ['get'] }], undefined, scopeOf);
+    assert.deepEqual(checks, [{ verb: 'get', group: '', resource: 'nodes' }]);
+    assert.deepEqual(outOfScope, []);
   });
 });
 

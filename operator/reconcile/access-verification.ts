@@ -106,6 +106,24 @@ export function accessChecks(rules: readonly PolicyRule[], namespace: string | u
   return out;
 }
 
+/**
+ * The questions to ask: every inline rule as its real request is asked (a cluster-scoped resource at
+ * Namespace scope too, which is then denied: the author named it). A referenced ClusterRole bound by
+ * a RoleBinding grants only its namespaced part, as Kubernetes defines it (`view` lists namespaces
+ * and nodes metrics, say): its cluster-scoped resources and non-resource URLs are left out, by name.
+ */
+export function declaredChecks(
+  inline: readonly PolicyRule[],
+  referenced: readonly PolicyRule[],
+  namespace: string | undefined,
+  scopeOf?: ScopeOf,
+): { checks: AccessCheck[]; outOfScope: string[] } {
+  const fromRoles = accessChecks(referenced, namespace, scopeOf);
+  const outside = namespace === undefined ? [] : fromRoles.filter((c) => c.namespace === undefined);
+  const names = [...new Set(outside.map((c) => c.path ?? `${c.resource}${c.group ? `.${c.group}` : ''}`))];
+  return { checks: [...accessChecks(inline, namespace, scopeOf), ...fromRoles.filter((c) => !outside.includes(c))], outOfScope: names };
+}
+
 function resourcePairs(rules: readonly PolicyRule[]): Array<[string, string]> {
   return rules.flatMap((r) => (r.apiGroups ?? ['']).flatMap((g) => (r.resources ?? []).map((res): [string, string] => [g, res.split('/')[0] ?? res])));
 }
@@ -137,9 +155,9 @@ export async function verifyAccess(client: KubeClient, input: VerifyInput): Prom
     return { type, status: 'False', reason: Reason.ClusterRoleNotFound, message: `Cannot verify ClusterRole ${missing.join(', ')}: it does not exist` };
   }
   const namespace = profile.permissions.scope === 'Namespace' ? profile.namespace : undefined;
-  const rules = [...profile.permissions.rules, ...[...input.clusterRoleRules.values()].flatMap((r) => r ?? [])];
-  const scopeOf = namespace !== undefined && input.scopes !== undefined ? await input.scopes.resolver(resourcePairs(rules)) : undefined;
-  const checks = accessChecks(rules, namespace, scopeOf);
+  const roleRules = [...input.clusterRoleRules.values()].flatMap((r) => r ?? []);
+  const scopeOf = namespace !== undefined && input.scopes !== undefined ? await input.scopes.resolver(resourcePairs([...profile.permissions.rules, ...roleRules])) : undefined;
+  const { checks, outOfScope } = declaredChecks(profile.permissions.rules, roleRules, namespace, scopeOf);
   const unique = [...new Map(checks.map((c) => [JSON.stringify(c), c])).values()];
   for (const check of unique.slice(0, MAX_CHECKS)) {
     const allowed = await reviewAccess(client, identity, check);
@@ -150,7 +168,8 @@ export async function verifyAccess(client: KubeClient, input: VerifyInput): Prom
       return { type, status: 'False', reason: Reason.AccessDenied, message: `${identity.user} (${identity.source}) may not ${describeCheck(check)}${why}${hint}` };
     }
   }
-  const skipped = unique.length > MAX_CHECKS ? `; ${unique.length - MAX_CHECKS} more not checked` : '';
+  const notGranted = outOfScope.length === 0 ? '' : `; not asked: ${outOfScope.join(', ')} of the referenced ClusterRoles, which a RoleBinding does not grant`;
+  const skipped = `${unique.length > MAX_CHECKS ? `; ${unique.length - MAX_CHECKS} more not checked` : ''}${notGranted}`;
   const what = unique.length === 0 ? 'nothing to verify: no rules or ClusterRoles declared' : `${Math.min(unique.length, MAX_CHECKS)} declared permission${unique.length === 1 ? '' : 's'} allowed`;
   return { type, status: 'True', reason: Reason.AccessAllowed, message: `${identity.user} (${identity.source}): ${what}${skipped}` };
 }
