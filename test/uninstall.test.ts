@@ -67,7 +67,7 @@ describe('uninstalling while profiles exist', { concurrency: false }, () => {
 
     await operator?.stop();
     operator = undefined;
-    const uninstall = await kubectl(['delete', '--wait', '--timeout=120s', ...INSTALL_FILES.flatMap((f) => ['-f', f])]);
+    const uninstall = await kubectl(['delete', '--ignore-not-found', '--wait', '--timeout=120s', ...INSTALL_FILES.flatMap((f) => ['-f', f])]);
     assert.equal(uninstall.code, 0, uninstall.stderr);
     assert.equal(await admin.get(CRD), undefined, 'the CRD is gone');
     const namespace = await kubectl(['delete', 'namespace', ns, '--wait', '--timeout=120s']);
