@@ -33,8 +33,8 @@ export function program(): Command {
     .option('--health-probe-bind-address <addr>', 'address of /healthz and /readyz; 0 disables it', ':8081')
     .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
     .addOption(new Option('--log-format <format>', 'json, or pretty (default on a terminal)').choices(['json', 'pretty']))
-    .option('--kube-api-qps <qps>', 'client-side limit of requests per second to the API server, watch starts included (default: 20)', positiveNumber)
-    .option('--kube-api-burst <n>', 'requests let through at once above --kube-api-qps (default: 30)', positiveInteger)
+    .option('--kube-api-qps <qps>', 'client-side limit of requests per second to the API server, watch starts included (default: 200)', positiveNumber)
+    .option('--kube-api-burst <n>', 'requests let through at once above --kube-api-qps (default: 400)', positiveInteger)
     .action(async (flags: RunFlags) => (await import('./commands/run.ts')).runOperator(flags));
   cli.addCommand(doctorCommand());
 

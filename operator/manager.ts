@@ -29,6 +29,11 @@ export const LEASE_NAME = 'apiaccess-operator';
 /** A reconcile running longer than this is stuck (every request has a timeout): liveness fails. */
 export const STUCK_RECONCILE_MS = 10 * 60_000;
 
+/** Workload reconciles in flight: enough to keep the API server's own concurrency busy (bench: raw SSA loop uses the same). */
+export const WORKLOAD_WORKERS = 16;
+/** Profile reconciles in flight. */
+export const PROFILE_WORKERS = 2;
+
 export interface ManagerOptions {
   clientConfig: ResolvedClientConfig;
   logger: Logger;
@@ -117,8 +122,8 @@ export class Manager {
       rbacVersion: () => this.rbacChanges,
     }));
     const workloadReconciler = new WorkloadReconciler({ client: this.client, workloads: this.workloads, profiles: this.profiles, kubeconfigSources, bindings, events, logger });
-    this.profileQueue = new WorkQueue({ name: 'profiles', concurrency: 2, logger, handler: (key) => this.timed('profile', () => profileReconciler.reconcile(key)) });
-    this.workloadQueue = new WorkQueue({ name: 'workloads', concurrency: 4, logger, handler: (key) => this.timed('workload', () => workloadReconciler.reconcile(key)) });
+    this.profileQueue = new WorkQueue({ name: 'profiles', concurrency: PROFILE_WORKERS, logger, handler: (key) => this.timed('profile', () => profileReconciler.reconcile(key)) });
+    this.workloadQueue = new WorkQueue({ name: 'workloads', concurrency: WORKLOAD_WORKERS, logger, handler: (key) => this.timed('workload', () => workloadReconciler.reconcile(key)) });
     this.profiles.on((e) => this.onProfileEvent(e));
     for (const { kind, cache } of this.workloads.caches) cache.on((e) => this.onWorkloadEvent(kind, e));
     for (const { kind, cache } of this.rbac) cache.on((e) => this.onRbacEvent(kind, e));

@@ -169,8 +169,8 @@ export function retryAfterMs(error: unknown): number | undefined {
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_USER_AGENT = 'apiaccess-operator';
-export const DEFAULT_QPS = 20;
-export const DEFAULT_BURST = 30;
+export const DEFAULT_QPS = 200;
+export const DEFAULT_BURST = 400;
 /** Attempts in all for a request the server asked to retry later (client-go makes up to 10). */
 const MAX_ATTEMPTS = 5;
 /** Retry-After on a 429 without the header (client-go would not retry at all). */
