@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
-import { INJECTED_LABEL, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL, parseSpec, PROFILE_LABEL, type PolicyRule } from '../crds/apiaccessprofile.ts';
+import { INJECTED_LABEL, MANAGED_BY, MANAGED_BY_LABEL, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL, parseSpec, PROFILE_LABEL, type PolicyRule } from '../crds/apiaccessprofile.ts';
 import { AUTHOR_POLICY, guardProblems } from './desired/author-policies.ts';
 import type { ResolvedClientConfig } from './config/client-config.ts';
 import { ListWatchCache, type CacheEvent } from './kube/cache.ts';
@@ -15,10 +15,12 @@ import { LeaderElector } from './kube/leader.ts';
 import { WorkQueue } from './kube/queue.ts';
 import { RESOURCES } from './kube/resources.ts';
 import { OperatorMetrics, requestResource, requestVerb } from './metrics.ts';
+import { reviewAccess } from './reconcile/access-verification.ts';
 import { BindingRegistry } from './reconcile/bindings.ts';
 import { EventRecorder } from './reconcile/events.ts';
 import { KubeconfigSources } from './reconcile/kubeconfig-sources.ts';
-import { ProfileReconciler, type Profile } from './reconcile/profile-reconciler.ts';
+import { COUNT_WRITE_INTERVAL_MS, ProfileReconciler, type OwnedKind, type Profile } from './reconcile/profile-reconciler.ts';
+import { rbacState, ReviewCache, type BindingObject, type RbacView } from './reconcile/review-cache.ts';
 import { workloadKey, WorkloadIndex, type Workload } from './reconcile/workload-index.ts';
 import { WorkloadReconciler } from './reconcile/workload-reconciler.ts';
 import { MetricsAuth } from './metrics-auth.ts';
@@ -64,7 +66,12 @@ export class Manager {
   private readonly rbac: Array<{ kind: string; cache: ListWatchCache<RbacObject> }>;
   /** The admission policies that stamp authors, watched by name: without them no new grant is applied. */
   private readonly guard: Array<{ kind: GuardKind; cache: ListWatchCache<KubeObject & { spec?: Record<string, unknown> }> }>;
-  private rbacChanges = 0;
+  /** ServiceAccounts (profiles create theirs, workloads wait for them) and the ConfigMaps the operator generated. */
+  private readonly serviceAccounts: ListWatchCache<KubeObject>;
+  private readonly ownedConfigMaps: ListWatchCache<KubeObject>;
+  readonly reviews: ReviewCache;
+  /** When each profile was last queued for a recount of its workloads. */
+  private readonly recounted = new Map<string, number>();
   private readonly profileReconciler: ProfileReconciler;
   private readonly kubeconfigSources: KubeconfigSources;
   private readonly profileQueue: WorkQueue;
@@ -101,9 +108,25 @@ export class Manager {
       kind,
       cache: new ListWatchCache({ client: this.client, resource: RESOURCES[kind], name: kind, logger, fieldSelector: `metadata.name=${AUTHOR_POLICY}`, optional: true }),
     }));
+    this.serviceAccounts = new ListWatchCache<KubeObject>({ client: this.client, resource: RESOURCES.ServiceAccount, name: 'ServiceAccount', logger, ...ns });
+    this.ownedConfigMaps = new ListWatchCache<KubeObject>({
+      client: this.client,
+      resource: RESOURCES.ConfigMap,
+      name: 'ConfigMap[managed]',
+      labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}`,
+      logger,
+      ...ns,
+    });
+    const rbacCache = (kind: string): ListWatchCache<RbacObject> => this.rbac.find((c) => c.kind === kind)!.cache;
+    const view: RbacView = {
+      clusterRoleBindings: () => rbacCache('ClusterRoleBinding').list() as BindingObject[],
+      roleBindings: () => rbacCache('RoleBinding').list() as BindingObject[],
+      role: (kind, namespace, name) => rbacCache(kind).get(namespace, name),
+    };
+    this.reviews = new ReviewCache(view, (who, check) => reviewAccess(this.client, who, check));
     const events = (this.events = new EventRecorder(this.client, logger, identity));
     const kubeconfigSources = (this.kubeconfigSources = new KubeconfigSources({ client: this.client, logger, onChange: (namespace, name) => this.onKubeconfigSourceEvent(namespace, name) }));
-    const bindings = new BindingRegistry((profileKey) => this.profileQueue.add(profileKey));
+    const bindings = new BindingRegistry((profileKey) => this.onBindingsChanged(profileKey));
     const clusterRoles = this.rbac.find((c) => c.kind === 'ClusterRole')!.cache;
     const profileReconciler = (this.profileReconciler = new ProfileReconciler({
       client: this.client,
@@ -119,24 +142,43 @@ export class Manager {
         return role === undefined ? undefined : (role.rules ?? []);
       },
       guardProblems: () => this.guardProblems(),
-      rbacVersion: () => this.rbacChanges,
+      reviews: this.reviews,
+      rbacState: (who) => rbacState(view, who),
+      cached: (kind, namespace, name) => (kind === 'ServiceAccount' ? this.serviceAccounts : kind === 'ConfigMap' ? this.ownedConfigMaps : rbacCache(kind)).get(namespace, name),
+      ownedBy: (kind, profile) => this.ownedBy(kind, profile),
     }));
-    const workloadReconciler = new WorkloadReconciler({ client: this.client, workloads: this.workloads, profiles: this.profiles, kubeconfigSources, bindings, events, logger });
+    const workloadReconciler = new WorkloadReconciler({
+      client: this.client,
+      workloads: this.workloads,
+      profiles: this.profiles,
+      kubeconfigSources,
+      bindings,
+      events,
+      logger,
+      serviceAccountExists: (namespace, name) => this.serviceAccounts.get(namespace, name) !== undefined,
+    });
     this.profileQueue = new WorkQueue({ name: 'profiles', concurrency: PROFILE_WORKERS, logger, handler: (key) => this.timed('profile', () => profileReconciler.reconcile(key)) });
     this.workloadQueue = new WorkQueue({ name: 'workloads', concurrency: WORKLOAD_WORKERS, logger, handler: (key) => this.timed('workload', () => workloadReconciler.reconcile(key)) });
     this.profiles.on((e) => this.onProfileEvent(e));
     for (const { kind, cache } of this.workloads.caches) cache.on((e) => this.onWorkloadEvent(kind, e));
     for (const { kind, cache } of this.rbac) cache.on((e) => this.onRbacEvent(kind, e));
     for (const { cache } of this.guard) cache.on(() => this.onGuardEvent());
+    this.serviceAccounts.on((e) => this.onServiceAccountEvent(e));
+    this.ownedConfigMaps.on((e) => this.onOwnedEvent(e.object));
     if (opts.leaderElect) {
       this.elector = new LeaderElector({ client: this.client, namespace: opts.leaderElectionNamespace, name: LEASE_NAME, identity, logger });
     }
   }
 
   private get caches(): Array<ListWatchCache<KubeObject>> {
-    return [this.profiles, ...this.workloads.caches.map((c) => c.cache), ...this.rbac.map((c) => c.cache), ...this.guard.map((c) => c.cache)] as Array<
-      ListWatchCache<KubeObject>
-    >;
+    return [
+      this.profiles,
+      ...this.workloads.caches.map((c) => c.cache),
+      ...this.rbac.map((c) => c.cache),
+      ...this.guard.map((c) => c.cache),
+      this.serviceAccounts,
+      this.ownedConfigMaps,
+    ] as Array<ListWatchCache<KubeObject>>;
   }
 
   get ready(): boolean {
@@ -208,6 +250,7 @@ export class Manager {
   /** Graceful: stop taking work, finish in-flight reconciles, release the Lease, close watches. */
   async stop(): Promise<void> {
     await Promise.all([this.profileQueue.stop(), this.workloadQueue.stop()]);
+    await this.events.flush();
     await this.elector?.stop();
     await Promise.all([...this.caches.map((c) => c.stop()), this.kubeconfigSources.stop()]);
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
@@ -285,7 +328,7 @@ export class Manager {
    * decides again every refused or unauthored change, since the author may have gained the rights.
    */
   private onRbacEvent(kind: string, e: CacheEvent<RbacObject>): void {
-    this.rbacChanges += 1;
+    if (!this.reconciling) return;
     for (const key of this.profileReconciler.undecidedKeys()) this.profileQueue.add(key);
     const objects = [e.old, e.object].filter((o): o is RbacObject => o !== undefined);
     for (const p of this.profiles.list(e.object.metadata.namespace)) {
@@ -303,16 +346,70 @@ export class Manager {
     }
   }
 
+  /**
+   * A workload changed: it is reconciled; its profile learns the outcome from the BindingRegistry.
+   * Only a deletion or a change of its labels also requeues the profiles it names (one that vanished
+   * before it was reconciled, or a deleting profile waiting for injections to go, is recounted).
+   */
   private onWorkloadEvent(kind: string, e: CacheEvent<Workload>): void {
     if (e.type === 'MODIFIED' && e.old !== undefined && onlyStatusChanged(e.old, e.object)) return;
     const { name, namespace = '', uid } = e.object.metadata;
     if (e.type === 'DELETED' && uid !== undefined) this.events.forget(uid);
     this.workloadQueue.add(workloadKey(kind, namespace, name));
-    // The profile a workload left must recount it even when the workload vanished from the caches.
-    for (const labels of [e.old?.metadata.labels, e.object.metadata.labels]) {
-      const profile = labels?.[PROFILE_LABEL] ?? labels?.[INJECTED_LABEL];
-      if (profile !== undefined) this.profileQueue.add(`${namespace}/${profile}`);
+    const named = (labels: Record<string, string> | undefined): string[] => [labels?.[PROFILE_LABEL], labels?.[INJECTED_LABEL]].filter((p): p is string => p !== undefined);
+    const before = named(e.old?.metadata.labels);
+    const now = named(e.object.metadata.labels);
+    if (e.type === 'MODIFIED' && isDeepStrictEqual(before, now)) return;
+    for (const profile of new Set([...before, ...now])) this.profileQueue.add(`${namespace}/${profile}`);
+  }
+
+  /**
+   * A workload's outcome changed: its profile recounts, at once, or — while many workloads report
+   * one after another (a bulk binding) — once per COUNT_WRITE_INTERVAL_MS, so that the profile's
+   * reconciles do not grow with the number of workloads.
+   */
+  private onBindingsChanged(profileKey: string): void {
+    const now = Date.now();
+    const wait = (this.recounted.get(profileKey) ?? 0) + COUNT_WRITE_INTERVAL_MS - now;
+    if (wait > 0) {
+      this.profileQueue.add(profileKey, wait);
+      return;
     }
+    this.recounted.set(profileKey, now);
+    if (this.recounted.size > 10_000) this.recounted.delete(this.recounted.keys().next().value as string);
+    this.profileQueue.add(profileKey);
+  }
+
+  /** A ServiceAccount a profile names appeared, changed or went away: the profile re-applies it, its waiting workloads re-check. */
+  private onServiceAccountEvent(e: CacheEvent<KubeObject>): void {
+    if (!this.reconciling) return;
+    const { namespace = '', name } = e.object.metadata;
+    for (const p of this.profiles.list(namespace)) {
+      const parsed = parseSpec(p.spec);
+      const names = [parsed.ok ? (parsed.spec.serviceAccount.name ?? p.metadata.name) : p.metadata.name, p.status?.grant?.serviceAccount?.name];
+      if (!names.includes(name)) continue;
+      this.profileQueue.add(`${namespace}/${p.metadata.name}`);
+      if (e.type === 'ADDED') for (const w of this.workloads.keysFor(namespace, p.metadata.name)) this.workloadQueue.add(w);
+    }
+  }
+
+  /** An object the operator created for a profile changed (edited, deleted): the profile restores it. */
+  private onOwnedEvent(object: KubeObject): void {
+    if (!this.reconciling) return;
+    const labels = object.metadata.labels ?? {};
+    const name = labels[OWNER_NAME_LABEL];
+    const namespace = labels[OWNER_NAMESPACE_LABEL];
+    if (labels[MANAGED_BY_LABEL] === MANAGED_BY && name !== undefined && namespace !== undefined) this.profileQueue.add(`${namespace}/${name}`);
+  }
+
+  /** Cached objects of `kind` labelled as created for the profile. */
+  private ownedBy(kind: OwnedKind, profile: { namespace: string; name: string }): KubeObject[] {
+    const cache = kind === 'ConfigMap' ? this.ownedConfigMaps : this.rbac.find((c) => c.kind === kind)!.cache;
+    const namespaced = kind === 'ConfigMap' || kind === 'Role' || kind === 'RoleBinding';
+    return cache.list(namespaced ? profile.namespace : undefined).filter((o) => {
+      const labels = o.metadata.labels ?? {};
+      return labels[MANAGED_BY_LABEL] === MANAGED_BY && labels[OWNER_NAME_LABEL] === profile.name && labels[OWNER_NAMESPACE_LABEL] === profile.namespace;
+    });
   }
 }
 

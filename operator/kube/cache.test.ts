@@ -44,7 +44,7 @@ describe('ListWatchCache', { timeout: 60_000 }, () => {
     return c;
   }
 
-  function tracked<T extends KubeObject>(options: CacheOptions): ListWatchCache<T> {
+  function tracked<T extends KubeObject>(options: CacheOptions<T>): ListWatchCache<T> {
     const c = new ListWatchCache<T>(options);
     caches.push(c as unknown as ListWatchCache<KubeObject>);
     return c;

@@ -10,7 +10,7 @@ import { apiVersionOf, collectionPath, type ResourceRef } from './resources.ts';
 export type CacheEvent<T> = { type: 'ADDED' | 'MODIFIED' | 'DELETED'; object: T; old?: T };
 export type CacheHandler<T> = (event: CacheEvent<T>) => void | Promise<void>;
 
-export interface CacheOptions {
+export interface CacheOptions<T extends KubeObject = KubeObject> {
   client: KubeClient;
   resource: ResourceRef;
   /** Only this namespace; all namespaces when absent. */
@@ -33,6 +33,12 @@ export interface CacheOptions {
    * counts as synced and empty, is logged once, and the cache stops (no polling on an idle cluster).
    */
   optional?: boolean;
+  /**
+   * Applied to every object before it is stored or handed to handlers (it may return another
+   * object, e.g. one already held elsewhere). @default slimObject: drops managedFields and kubectl's
+   * last-applied annotation, which nothing reads and which can double an object's size
+   */
+  transform?: (object: T) => T;
 }
 
 export interface CacheStats {
@@ -85,7 +91,7 @@ export class ListWatchCache<T extends KubeObject> {
   private readonly path: string;
   private readonly kind: string;
 
-  constructor(private readonly opts: CacheOptions) {
+  constructor(private readonly opts: CacheOptions<T>) {
     const timeout = opts.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
     if (!(timeout >= 1)) throw new Error(`Cache ${opts.name}: timeoutSeconds ${timeout} must be >= 1`);
     if (opts.inactivityMs !== undefined && !(opts.inactivityMs > 0)) throw new Error(`Cache ${opts.name}: inactivityMs ${opts.inactivityMs} must be > 0`);
@@ -272,7 +278,7 @@ export class ListWatchCache<T extends KubeObject> {
         token = undefined;
         continue;
       }
-      items.push(...page.items.map((item) => this.withTypeMeta(item)));
+      for (const item of page.items) items.push(this.prepare(item));
       token = page.metadata.continue || undefined;
       if (token === undefined) return { items, resourceVersion: page.metadata.resourceVersion };
     }
@@ -347,6 +353,7 @@ export class ListWatchCache<T extends KubeObject> {
     const resourceVersion = event.object?.metadata?.resourceVersion;
     if (resourceVersion) this.resourceVersion = resourceVersion;
     if (event.type === 'BOOKMARK') return;
+    event = { type: event.type, object: this.prepare(event.object) };
     const key = keyOf(event.object);
     const old = this.store.get(key);
     if (event.type === 'DELETED') {
@@ -385,11 +392,11 @@ export class ListWatchCache<T extends KubeObject> {
     return Math.max(1, Math.round(base * (0.8 + 0.4 * Math.random())));
   }
 
-  /** LIST items come without apiVersion/kind; watch objects carry them. Make both alike. */
-  private withTypeMeta(item: T): T {
+  /** LIST items come without apiVersion/kind; watch objects carry them. Make both alike, then slim. */
+  private prepare(item: T): T {
     item.apiVersion ??= apiVersionOf(this.opts.resource);
     item.kind ??= this.kind;
-    return item;
+    return (this.opts.transform ?? slimObject)(item);
   }
 }
 
@@ -415,6 +422,16 @@ class Watchdog {
   stop(): void {
     clearTimeout(this.timer);
   }
+}
+
+export const LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-configuration';
+
+/** Drops what no reconcile reads and what makes up much of an object's size: managedFields, kubectl's last-applied copy. */
+export function slimObject<T extends KubeObject>(object: T): T {
+  const metadata = object.metadata as KubeObject['metadata'] & { managedFields?: unknown };
+  delete metadata.managedFields;
+  if (metadata.annotations !== undefined && LAST_APPLIED_ANNOTATION in metadata.annotations) delete metadata.annotations[LAST_APPLIED_ANNOTATION];
+  return object;
 }
 
 function storeKey(namespace: string | undefined, name: string): string {

@@ -141,7 +141,12 @@ export interface VerifyInput {
   clusterRoleRules: Map<string, PolicyRule[] | undefined>;
   /** Discovery, to ask about cluster-scoped resources without a namespace at Namespace scope. */
   scopes?: ResourceScopes;
+  /** Asks one question (e.g. through a ReviewCache); a SubjectAccessReview per question when absent. */
+  review?: (identity: Identity, check: AccessCheck) => Promise<{ allowed: boolean; reason?: string }>;
 }
+
+/** Reviews in flight at once: a role like `view` means hundreds of questions. */
+const REVIEW_CONCURRENCY = 8;
 
 export async function verifyAccess(client: KubeClient, input: VerifyInput): Promise<ConditionInput> {
   const type = ConditionType.AccessVerified;
@@ -159,14 +164,19 @@ export async function verifyAccess(client: KubeClient, input: VerifyInput): Prom
   const scopeOf = namespace !== undefined && input.scopes !== undefined ? await input.scopes.resolver(resourcePairs([...profile.permissions.rules, ...roleRules])) : undefined;
   const { checks, outOfScope } = declaredChecks(profile.permissions.rules, roleRules, namespace, scopeOf);
   const unique = [...new Map(checks.map((c) => [JSON.stringify(c), c])).values()];
-  for (const check of unique.slice(0, MAX_CHECKS)) {
-    const allowed = await reviewAccess(client, identity, check);
-    if (!allowed.allowed) {
-      const why = allowed.reason ? ` (${allowed.reason})` : '';
-      const scoped = namespace !== undefined && check.namespace === undefined && check.path === undefined;
-      const hint = scoped ? `: ${check.resource} is cluster-scoped, which a RoleBinding (permissions.scope Namespace) cannot grant; use scope Cluster` : '';
-      return { type, status: 'False', reason: Reason.AccessDenied, message: `${identity.user} (${identity.source}) may not ${describeCheck(check)}${why}${hint}` };
-    }
+  const review = input.review ?? ((who: Identity, check: AccessCheck) => reviewAccess(client, who, check));
+  const asked = unique.slice(0, MAX_CHECKS);
+  for (let i = 0; i < asked.length; i += REVIEW_CONCURRENCY) {
+    const batch = asked.slice(i, i + REVIEW_CONCURRENCY);
+    const verdicts = await Promise.all(batch.map((check) => review(identity, check)));
+    const denied = verdicts.findIndex((v) => !v.allowed);
+    if (denied === -1) continue;
+    const check = batch[denied]!;
+    const reason = verdicts[denied]!.reason;
+    const why = reason ? ` (${reason})` : '';
+    const scoped = namespace !== undefined && check.namespace === undefined && check.path === undefined;
+    const hint = scoped ? `: ${check.resource} is cluster-scoped, which a RoleBinding (permissions.scope Namespace) cannot grant; use scope Cluster` : '';
+    return { type, status: 'False', reason: Reason.AccessDenied, message: `${identity.user} (${identity.source}) may not ${describeCheck(check)}${why}${hint}` };
   }
   const notGranted = outOfScope.length === 0 ? '' : `; not asked: ${outOfScope.join(', ')} of the referenced ClusterRoles, which a RoleBinding does not grant`;
   const skipped = `${unique.length > MAX_CHECKS ? `; ${unique.length - MAX_CHECKS} more not checked` : ''}${notGranted}`;

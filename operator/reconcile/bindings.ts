@@ -12,6 +12,8 @@ export interface BindingRecord extends WorkloadBinding {
 
 export class BindingRegistry {
   private readonly byWorkload = new Map<string, BindingRecord>();
+  /** "namespace/profile" -> workload key -> record: the counts of one profile without a scan of all. */
+  private readonly byProfile = new Map<string, Map<string, BindingRecord>>();
   /** Workload keys reconciled at least once by this process, whatever the outcome. */
   private readonly seen = new Set<string>();
 
@@ -21,7 +23,12 @@ export class BindingRegistry {
   set(workloadKey: string, record: BindingRecord): void {
     this.seen.add(workloadKey);
     const before = this.byWorkload.get(workloadKey);
+    if (before !== undefined) this.unindex(workloadKey, before);
     this.byWorkload.set(workloadKey, record);
+    const profileKey = `${record.namespace}/${record.profile}`;
+    const records = this.byProfile.get(profileKey) ?? new Map<string, BindingRecord>();
+    records.set(workloadKey, record);
+    this.byProfile.set(profileKey, records);
     if (before !== undefined && (before.profile !== record.profile || before.namespace !== record.namespace)) {
       this.onProfileChanged(`${before.namespace}/${before.profile}`);
     }
@@ -40,6 +47,7 @@ export class BindingRegistry {
     const before = this.byWorkload.get(workloadKey);
     if (before !== undefined) {
       this.byWorkload.delete(workloadKey);
+      this.unindex(workloadKey, before);
       this.onProfileChanged(`${before.namespace}/${before.profile}`);
     }
     if (first && labelled !== undefined && labelled !== `${before?.namespace}/${before?.profile}`) this.onProfileChanged(labelled);
@@ -57,9 +65,15 @@ export class BindingRegistry {
   }
 
   forProfile(namespace: string, profile: string): WorkloadBinding[] {
-    return [...this.byWorkload.values()]
-      .filter((r) => r.namespace === namespace && r.profile === profile)
+    return [...(this.byProfile.get(`${namespace}/${profile}`)?.values() ?? [])]
       .map(({ ref, state, message }) => ({ ref, state, message }))
-      .sort((a, b) => a.ref.localeCompare(b.ref));
+      .sort((a, b) => (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0));
+  }
+
+  private unindex(workloadKey: string, record: BindingRecord): void {
+    const profileKey = `${record.namespace}/${record.profile}`;
+    const records = this.byProfile.get(profileKey);
+    records?.delete(workloadKey);
+    if (records?.size === 0) this.byProfile.delete(profileKey);
   }
 }

@@ -1,6 +1,8 @@
 // Profile reconciler: the ServiceAccount, RBAC and generated kubeconfig of each ApiAccessProfile,
 // its finalizer, and its status. Gather -> decide (profile-status.ts, pure) -> write only what changed.
 // A write that fails becomes status (ApplyFailed, "retrying") and a retry of the key with backoff.
+// Everything it reads comes from the manager's caches (owned objects, ServiceAccounts, RBAC) and
+// its review verdicts from a ReviewCache: reconciling a converged profile sends no request at all.
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import {
@@ -29,7 +31,8 @@ import type { ResourceScopes } from '../kube/discovery.ts';
 import type { ReconcileResult } from '../kube/queue.ts';
 import { RESOURCES, collectionPath, objectPath, type ResourceRef } from '../kube/resources.ts';
 import { AUTHOR_POLICY } from '../desired/author-policies.ts';
-import { reviewAccess, verifyAccess } from './access-verification.ts';
+import { verifyAccess, type Identity } from './access-verification.ts';
+import { SETTLE_MS, type ReviewCache } from './review-cache.ts';
 import { authorIdentity, checkPlan, judge, recordedGrant, requestedGrant, sameGrant, type GrantRequest, type GrantVerdict } from './grant-decision.ts';
 import type { BindingRegistry } from './bindings.ts';
 import { ConditionType, flipped, Reason } from './conditions.ts';
@@ -47,8 +50,14 @@ export interface ProfileReconcilerDeps {
   clusterRoles: (name: string) => PolicyRule[] | undefined;
   /** What is wrong with the admission policies that stamp authors (empty when intact). */
   guardProblems: () => string[];
-  /** Changes whenever any RBAC object changes: a cached author decision is valid for one value. */
-  rbacVersion: () => number;
+  /** Review verdicts per RBAC state (AccessVerified and the author's rights). */
+  reviews: ReviewCache;
+  /** The RBAC state of an identity: a cached author decision is valid while it is unchanged. */
+  rbacState: (identity: Pick<Identity, 'user' | 'groups'>) => string;
+  /** An object the operator may own, from the caches (ServiceAccounts, RBAC, its ConfigMaps). */
+  cached: (kind: OwnedKind | 'ServiceAccount', namespace: string | undefined, name: string) => KubeObject | undefined;
+  /** The cached objects of a kind labelled as created for this profile. */
+  ownedBy: (kind: OwnedKind, profile: { namespace: string; name: string }) => KubeObject[];
   profiles: ListWatchCache<Profile>;
   /** The users' kubeconfig ConfigMaps profiles reference, watched by name. */
   kubeconfigSources: KubeconfigSources;
@@ -70,21 +79,28 @@ interface WriteFailures {
   retryAfterMs?: number;
 }
 
+export type OwnedKind = 'Role' | 'RoleBinding' | 'ConfigMap' | 'ClusterRole' | 'ClusterRoleBinding';
+
+/** A status change that only recounts workloads is written at most this often per profile. */
+export const COUNT_WRITE_INTERVAL_MS = 1_000;
+
 // Objects the operator creates for profiles, found by their labels for cleanup of stale ones.
-const OWNED_KINDS: Array<{ resource: ResourceRef; namespaced: boolean }> = [
-  { resource: RESOURCES.Role, namespaced: true },
-  { resource: RESOURCES.RoleBinding, namespaced: true },
-  { resource: RESOURCES.ConfigMap, namespaced: true },
-  { resource: RESOURCES.ClusterRole, namespaced: false },
-  { resource: RESOURCES.ClusterRoleBinding, namespaced: false },
+const OWNED_KINDS: Array<{ kind: OwnedKind; resource: ResourceRef; namespaced: boolean }> = [
+  { kind: 'Role', resource: RESOURCES.Role, namespaced: true },
+  { kind: 'RoleBinding', resource: RESOURCES.RoleBinding, namespaced: true },
+  { kind: 'ConfigMap', resource: RESOURCES.ConfigMap, namespaced: true },
+  { kind: 'ClusterRole', resource: RESOURCES.ClusterRole, namespaced: false },
+  { kind: 'ClusterRoleBinding', resource: RESOURCES.ClusterRoleBinding, namespaced: false },
 ];
 
 /** Bounds the memory of author decisions (one per profile change and RBAC state). */
 const MAX_CACHED_DECISIONS = 10_000;
 
 export class ProfileReconciler {
-  private readonly decisions = new Map<string, { rbacVersion: number; verdict: GrantVerdict }>();
+  private readonly decisions = new Map<string, { rbacState: string; verdict: GrantVerdict }>();
   private readonly undecided = new Set<string>();
+  /** When each profile's status was last written (count-only changes wait COUNT_WRITE_INTERVAL_MS). */
+  private readonly statusWritten = new Map<string, number>();
 
   constructor(private readonly d: ProfileReconcilerDeps) {}
 
@@ -93,6 +109,7 @@ export class ProfileReconciler {
     const profile = this.d.profiles.get(namespace, name);
     if (profile === undefined) {
       this.undecided.delete(key);
+      this.statusWritten.delete(key);
       return;
     }
     if (profile.metadata.deletionTimestamp !== undefined) return this.finalize(profile);
@@ -116,7 +133,7 @@ export class ProfileReconciler {
     const failures: WriteFailures = { applyErrors: [], objects: [] };
     const rbac = effective === undefined ? untouchedRbac() : await this.applyRbac(effective, effectiveRules, failures);
     const credentials = await this.applyCredentials(resolved, failures);
-    await this.deleteStale(effective ?? resolved, { rbac: effective !== undefined });
+    await this.deleteStale(effective ?? resolved, { rbac: effective !== undefined }, failures);
     const observation: ProfileObservation = {
       generation,
       auth: resolved.auth,
@@ -128,18 +145,24 @@ export class ProfileReconciler {
       workloads: [],
     };
     // Asked of the API server's authorizer after applying: it proves the RBAC in force, whoever owns it.
+    // Verdicts come from the ReviewCache while the identity's RBAC state is unchanged.
+    let recheckMs: number | undefined;
     if (effective !== undefined) {
       const scopes = this.d.scopes !== undefined ? { scopes: this.d.scopes } : {};
-      observation.access = await verifyAccess(this.d.client, { profile: effective, credentials, clusterRoleRules: effectiveRules, ...scopes });
+      const reviewer = this.d.reviews.reviewer();
+      observation.access = await verifyAccess(this.d.client, { profile: effective, credentials, clusterRoleRules: effectiveRules, review: reviewer.review, ...scopes });
+      // A denial right after an RBAC change may be the authorizer's lag: asked again once it settled.
+      if (reviewer.unsettled()) recheckMs = SETTLE_MS;
     }
     // Counts from workloads not yet reconciled by this process (just started, or just labelled) are
     // partial: the registry requeues the profile once the last of them reports.
     // Read after every await above, so that the counts and the check describe the same moment.
     if (this.d.bindings.allSeen(this.d.workloads.keysFor(namespace, name))) {
       observation.workloads = this.d.bindings.forProfile(namespace, name);
-      await this.writeStatus(profile, profileStatus(observation, profile.status, this.now()));
+      const wait = await this.writeStatus(profile, profileStatus(observation, profile.status, this.now()));
+      if (wait !== undefined) recheckMs = Math.min(recheckMs ?? wait, wait);
     }
-    if (failures.applyErrors.length === 0) return;
+    if (failures.applyErrors.length === 0) return recheckMs === undefined ? undefined : { requeueAfterMs: recheckMs };
     return { retry: { reason: failures.applyErrors.join('; '), ...(failures.retryAfterMs !== undefined ? { notBeforeMs: failures.retryAfterMs } : {}) } };
   }
 
@@ -181,13 +204,15 @@ export class ProfileReconciler {
         message: `spec.author is not set: the profile was last changed before admission policy ${AUTHOR_POLICY} was in place. Re-apply it (kubectl apply) so that admission records you as its author`,
       };
     }
-    const cacheKey = JSON.stringify([resolved.namespace, author, requested]);
-    const rbacVersion = this.d.rbacVersion();
-    const cached = this.decisions.get(cacheKey);
-    if (cached !== undefined && cached.rbacVersion === rbacVersion) return cached.verdict;
+    const cacheKey = JSON.stringify([resolved.namespace, author, requested, [...clusterRoleRules]]);
     const identity = authorIdentity(author);
-    const verdict = await judge(author.username, checkPlan(resolved.namespace, requested, clusterRoleRules), (check) => reviewAccess(this.d.client, identity, check));
-    this.decisions.set(cacheKey, { rbacVersion, verdict });
+    const rbacState = this.d.rbacState(identity);
+    const cached = this.decisions.get(cacheKey);
+    if (cached !== undefined && cached.rbacState === rbacState) return cached.verdict;
+    const reviewer = this.d.reviews.reviewer();
+    const verdict = await judge(author.username, checkPlan(resolved.namespace, requested, clusterRoleRules), (check) => reviewer.review(identity, check));
+    // A refusal right after the author's RBAC changed is decided again (the authorizer may lag).
+    if (!reviewer.unsettled()) this.decisions.set(cacheKey, { rbacState, verdict });
     if (this.decisions.size > MAX_CACHED_DECISIONS) this.decisions.delete(this.decisions.keys().next().value as string);
     const subject = `${profile.metadata.namespace}/${profile.metadata.name}`;
     if (verdict.kind === 'Accepted') this.d.logger.info({ profile: subject, author: author.username }, 'Accepted grant of ApiAccessProfile');
@@ -206,8 +231,7 @@ export class ProfileReconciler {
   private async applyRbac(profile: ResolvedProfile, clusterRoleRules: Map<string, PolicyRule[] | undefined>, failures: WriteFailures): Promise<ProfileObservation['rbac']> {
     const out = { serviceAccountMissing: false, serviceAccountForeign: false, missingClusterRoles: [] as string[], applyErrors: [] as string[], objects: [] as string[] };
     const desired = desiredObjects(profile).filter((o) => o.kind !== 'ConfigMap');
-    const saPath = objectPath(RESOURCES.ServiceAccount, profile.namespace, profile.serviceAccount.name);
-    const existingSa = await this.d.client.get<KubeObject>(saPath);
+    const existingSa = this.d.cached('ServiceAccount', profile.namespace, profile.serviceAccount.name);
     const sa = desired.find((o) => o.kind === 'ServiceAccount');
     if (sa === undefined && existingSa === undefined) out.serviceAccountMissing = true;
     const written: WriteFailures = { applyErrors: out.applyErrors, objects: out.objects };
@@ -230,8 +254,7 @@ export class ProfileReconciler {
     const label = `${object.kind} ${object.metadata.name}`;
     out.objects.push(label);
     try {
-      const resource = RESOURCES[object.kind as keyof typeof RESOURCES];
-      const live = known ?? (await this.d.client.get<KubeObject>(objectPath(resource, object.metadata.namespace, object.metadata.name)));
+      const live = known ?? this.d.cached(object.kind as OwnedKind, object.metadata.namespace, object.metadata.name);
       if (live !== undefined && contains(live, object)) return;
       await this.d.client.apply(object, { fieldManager: FIELD_MANAGER, force: false });
       this.d.logger.info({ object: label, namespace: object.metadata.namespace }, `Applied ${object.kind}`);
@@ -266,11 +289,24 @@ export class ProfileReconciler {
    * Deletes objects created for this profile that it no longer wants (scope or mode switched). RBAC
    * only when a verified grant decides it: without one, RBAC is kept as it is.
    */
-  private async deleteStale(profile: ResolvedProfile, { rbac }: { rbac: boolean }): Promise<void> {
+  private async deleteStale(profile: ResolvedProfile, { rbac }: { rbac: boolean }, failures: WriteFailures): Promise<void> {
     const keep = new Set(desiredObjects(profile).map((o) => `${o.kind}/${o.metadata.name}`));
-    await this.deleteOwned(profile, (kind, name) => (rbac || kind === 'ConfigMap') && !keep.has(`${kind}/${name}`));
+    for (const { kind, resource, namespaced } of OWNED_KINDS) {
+      if (!rbac && kind !== 'ConfigMap') continue;
+      for (const item of this.d.ownedBy(kind, profile)) {
+        if (keep.has(`${kind}/${item.metadata.name}`)) continue;
+        const label = `${kind} ${item.metadata.name}`;
+        try {
+          await this.d.client.delete(objectPath(resource, namespaced ? profile.namespace : undefined, item.metadata.name));
+          this.d.logger.info({ object: label, profile: `${profile.namespace}/${profile.name}` }, `Deleted ${kind}`);
+        } catch (error) {
+          failures.applyErrors.push(`${label}: not deleted: ${(error as Error).message}`);
+        }
+      }
+    }
   }
 
+  /** Every object labelled as created for the profile, listed live (the finalizer must not miss one the caches have not seen yet). */
   private async deleteOwned(profile: Pick<ResolvedProfile, 'name' | 'namespace'>, shouldDelete: (kind: string, name: string) => boolean): Promise<void> {
     const labelSelector = `${MANAGED_BY_LABEL}=${MANAGED_BY},${OWNER_NAME_LABEL}=${profile.name},${OWNER_NAMESPACE_LABEL}=${profile.namespace}`;
     for (const { resource, namespaced } of OWNED_KINDS) {
@@ -310,20 +346,28 @@ export class ProfileReconciler {
     );
   }
 
-  private async writeStatus(profile: Profile, status: ApiAccessProfileStatus): Promise<void> {
-    if (isDeepStrictEqual(status, profile.status ?? {})) return;
-    this.d.logger.info(
-      { profile: `${profile.metadata.namespace}/${profile.metadata.name}`, changed: changedStatusFields(profile.status, status), workloads: status.workloads },
-      'Updated ApiAccessProfile status',
-    );
+  /**
+   * Writes the status if it changed. A change that only recounts workloads (bulk binding reports one
+   * workload at a time) waits until COUNT_WRITE_INTERVAL_MS after the last write: returns how long.
+   */
+  private async writeStatus(profile: Profile, status: ApiAccessProfileStatus): Promise<number | undefined> {
+    if (isDeepStrictEqual(status, profile.status ?? {})) return undefined;
+    const key = `${profile.metadata.namespace}/${profile.metadata.name}`;
+    const changed = changedStatusFields(profile.status, status);
+    const last = this.statusWritten.get(key);
+    const wait = last === undefined ? 0 : last + COUNT_WRITE_INTERVAL_MS - this.now().getTime();
+    if (wait > 0 && changed.every((f) => COUNT_FIELDS.has(f))) return wait;
+    this.d.logger.info({ profile: key, changed, workloads: status.workloads }, 'Updated ApiAccessProfile status');
     await this.d.client.apply(
       { apiVersion: API_VERSION, kind: KIND, metadata: { name: profile.metadata.name, namespace: profile.metadata.namespace ?? '' }, status },
       { fieldManager: FIELD_MANAGER, force: true, subresource: 'status' },
     );
+    this.statusWritten.set(key, this.now().getTime());
     for (const c of reportable(profile.status?.conditions, status.conditions ?? [])) {
       if (c.type === ConditionType.Ready && c.reason === Reason.InvalidSpec) continue; // reported by its own Event
       await this.event(profile, c.status === 'True' ? 'Normal' : 'Warning', c.reason, `${c.type} is ${c.status}: ${c.message}`);
     }
+    return undefined;
   }
 
   private async event(profile: Profile, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
@@ -332,6 +376,9 @@ export class ProfileReconciler {
     await this.d.events.record(involved, type, reason, message);
   }
 }
+
+/** Status fields a workload recount changes (see changedStatusFields for the names). */
+const COUNT_FIELDS = new Set(['workloads', `conditions[${ConditionType.WorkloadsBound}]`]);
 
 /** Which parts of a status differ (top-level fields, and conditions by type), for the log. */
 function changedStatusFields(before: ApiAccessProfileStatus | undefined, after: ApiAccessProfileStatus): string[] {

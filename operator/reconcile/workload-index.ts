@@ -1,10 +1,12 @@
 // The workloads the operator caches: only those labelled apiaccess.dev/profile or carrying the
 // operator's own apiaccess.dev/injected marker (two label-selected caches per kind: a selector
 // cannot say "either label"), plus labelled Jobs and Pods, which are reported, never changed.
+// A bound workload carries both labels: the two caches share one copy of it, slimmed of what no
+// decision reads (managedFields, status except a CronJob's active Jobs).
 import type { Logger } from 'pino';
 import { INJECTED_LABEL, PROFILE_LABEL } from '../../crds/apiaccessprofile.ts';
 import { WORKLOAD_KINDS, type WorkloadKind, type WorkloadLike } from '../desired/workload.ts';
-import { ListWatchCache } from '../kube/cache.ts';
+import { ListWatchCache, slimObject } from '../kube/cache.ts';
 import type { KubeClient, KubeObject } from '../kube/client.ts';
 import { RESOURCES } from '../kube/resources.ts';
 
@@ -24,21 +26,28 @@ export function parseWorkloadKey(key: string): { kind: IndexedKind; namespace: s
 
 export class WorkloadIndex {
   readonly caches: Array<{ kind: IndexedKind; label: string; cache: ListWatchCache<Workload> }> = [];
+  /** "namespace/profile" -> workload key -> how many caches hold it naming the profile (in either label). */
+  private readonly byProfile = new Map<string, Map<string, number>>();
 
   constructor(client: KubeClient, logger: Logger, namespace: string | undefined) {
     for (const kind of INDEXED_KINDS) {
       // Jobs and Pods are only reported, and never carry the operator's marker.
       const labels = kind === 'Job' || kind === 'Pod' ? [PROFILE_LABEL] : [PROFILE_LABEL, INJECTED_LABEL];
+      const ofKind: Array<ListWatchCache<Workload>> = [];
       for (const label of labels) {
-        const cache = new ListWatchCache<Workload>({
+        const cache: ListWatchCache<Workload> = new ListWatchCache<Workload>({
           client,
           resource: RESOURCES[kind],
           ...(namespace !== undefined ? { namespace } : {}),
           labelSelector: label,
           name: `${kind}[${label}]`,
           logger,
+          transform: (object) => shared(ofKind, cache, slimWorkload(object, kind)),
         });
+        ofKind.push(cache);
         this.caches.push({ kind, label, cache });
+        // Registered first: the index is up to date before the manager's handlers run.
+        cache.on((e) => this.index(kind, e.old, e.type === 'DELETED' ? undefined : e.object));
       }
     }
   }
@@ -55,14 +64,28 @@ export class WorkloadIndex {
 
   /** Keys of every cached object naming the profile in either label. */
   keysFor(namespace: string, profile: string): string[] {
-    const keys = new Set<string>();
-    for (const { kind, cache } of this.caches) {
-      for (const obj of cache.list(namespace)) {
-        const labels = obj.metadata.labels ?? {};
-        if (labels[PROFILE_LABEL] === profile || labels[INJECTED_LABEL] === profile) keys.add(workloadKey(kind, namespace, obj.metadata.name));
-      }
+    return [...(this.byProfile.get(`${namespace}/${profile}`)?.keys() ?? [])];
+  }
+
+  private index(kind: IndexedKind, before: Workload | undefined, after: Workload | undefined): void {
+    const object = after ?? before;
+    if (object === undefined) return;
+    const key = workloadKey(kind, object.metadata.namespace ?? '', object.metadata.name);
+    const names = (o: Workload | undefined): Set<string> =>
+      new Set([o?.metadata.labels?.[PROFILE_LABEL], o?.metadata.labels?.[INJECTED_LABEL]].filter((p): p is string => p !== undefined).map((p) => `${o?.metadata.namespace ?? ''}/${p}`));
+    for (const profile of names(before)) {
+      const keys = this.byProfile.get(profile);
+      const count = (keys?.get(key) ?? 0) - 1;
+      if (keys === undefined) continue;
+      if (count > 0) keys.set(key, count);
+      else keys.delete(key);
+      if (keys.size === 0) this.byProfile.delete(profile);
     }
-    return [...keys];
+    for (const profile of names(after)) {
+      const keys = this.byProfile.get(profile) ?? new Map<string, number>();
+      keys.set(key, (keys.get(key) ?? 0) + 1);
+      this.byProfile.set(profile, keys);
+    }
   }
 
   /** Whether any workload still carries the profile's injection (the finalizer waits for none). */
@@ -77,6 +100,27 @@ export class WorkloadIndex {
     for (const { kind, cache } of this.caches) for (const o of cache.list()) keys.add(workloadKey(kind, o.metadata.namespace ?? '', o.metadata.name));
     return [...keys];
   }
+}
+
+/** The copy a sibling cache of the same kind already holds at this resourceVersion, else `object`. */
+function shared(siblings: ReadonlyArray<ListWatchCache<Workload>>, self: ListWatchCache<Workload>, object: Workload): Workload {
+  const { namespace, name, resourceVersion } = object.metadata;
+  for (const other of siblings) {
+    if (other === self) continue;
+    const held = other.get(namespace, name);
+    if (held !== undefined && held.metadata.resourceVersion === resourceVersion) return held;
+  }
+  return object;
+}
+
+/** What the workload decisions read: the object without managedFields, and without status except a CronJob's active Jobs. */
+export function slimWorkload(object: Workload, kind: IndexedKind): Workload {
+  slimObject(object);
+  const withStatus = object as Workload & { status?: { active?: unknown } };
+  if (withStatus.status === undefined) return object;
+  if (kind === 'CronJob' && withStatus.status.active !== undefined) withStatus.status = { active: withStatus.status.active };
+  else delete withStatus.status;
+  return object;
 }
 
 function withKind(obj: Workload, kind: IndexedKind): Workload {

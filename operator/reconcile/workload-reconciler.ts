@@ -4,7 +4,7 @@
 // carry the injection; never forces a field another manager owns. A failed write (a field conflict
 // included) is reported and retried with the key's backoff.
 import type { Logger } from 'pino';
-import { FIELD_MANAGER, INJECTED_LABEL, KUBECONFIG_DIGEST_ANNOTATION, parseSpec, PROFILE_LABEL, type ApiAccessProfileObject } from '../../crds/apiaccessprofile.ts';
+import { API_VERSION, FIELD_MANAGER, INJECTED_LABEL, KIND, KUBECONFIG_DIGEST_ANNOTATION, parseSpec, PROFILE_LABEL, type ApiAccessProfileObject } from '../../crds/apiaccessprofile.ts';
 import { podTemplateInjection } from '../desired/pod-template.ts';
 import { resolveProfile } from '../desired/profile.ts';
 import { configHashOf, podTemplate, selectableContainers, workloadApplyConfig, type PodTemplate, type WorkloadKind } from '../desired/workload.ts';
@@ -13,7 +13,7 @@ import { isConflict, type KubeClient, type KubeObject } from '../kube/client.ts'
 import type { ReconcileResult } from '../kube/queue.ts';
 import type { BindingRegistry } from './bindings.ts';
 import { Reason } from './conditions.ts';
-import type { EventRecorder } from './events.ts';
+import type { EventRecorder, InvolvedObject } from './events.ts';
 import { recordedGrant } from './grant-decision.ts';
 import { inspectKubeconfig } from './kubeconfig-inspection.ts';
 import { contentDigest, type KubeconfigSources } from './kubeconfig-sources.ts';
@@ -32,6 +32,8 @@ export interface WorkloadReconcilerDeps {
   bindings: BindingRegistry;
   events: EventRecorder;
   logger: Logger;
+  /** Whether a ServiceAccount exists, from the manager's cache (a new one requeues its workloads). */
+  serviceAccountExists: (namespace: string, name: string) => boolean;
 }
 
 export class WorkloadReconciler {
@@ -44,7 +46,7 @@ export class WorkloadReconciler {
       facts = await this.gather(key);
       decision = decideWorkload(facts);
       if (decision.write?.kind === 'inject') {
-        facts.serviceAccountExists = await this.serviceAccountExists(facts);
+        facts.serviceAccountExists = facts.profile?.state !== 'usable' || this.d.serviceAccountExists(facts.namespace, facts.profile.resolved.serviceAccount.name);
         decision = decideWorkload(facts);
       }
       if (needsStaleCount(facts, decision)) {
@@ -104,7 +106,7 @@ export class WorkloadReconciler {
         return await this.failed(key, facts, write.kind === 'remove' ? 'not removed' : 'not injected', error);
       }
       this.d.logger.info({ workload: ref, profile: write.kind === 'inject' ? profile : write.profile }, write.kind === 'inject' ? `Injected access into ${kind}` : `Removed injected access from ${kind}`);
-      await this.event(workload, write.event);
+      await this.routineEvent(workload, write.kind === 'inject' ? (profile ?? '') : write.profile, write.event);
     }
     bind(decision.binding);
     if (workload !== undefined) for (const e of decision.events) await this.event(workload, e);
@@ -136,12 +138,6 @@ export class WorkloadReconciler {
     return podTemplate(workload)?.metadata?.annotations?.[KUBECONFIG_DIGEST_ANNOTATION];
   }
 
-  private async serviceAccountExists(facts: WorkloadFacts): Promise<boolean> {
-    if (facts.profile?.state !== 'usable') return true;
-    const sa = await this.d.client.get(`/api/v1/namespaces/${facts.namespace}/serviceaccounts/${facts.profile.resolved.serviceAccount.name}`);
-    return sa !== undefined;
-  }
-
   /** Pods (or a CronJob's running Jobs) that still carry another config-hash than the current one. */
   private async stale(workload: Workload, kind: WorkloadKind, hash: string): Promise<number> {
     const ns = workload.metadata.namespace ?? '';
@@ -170,19 +166,26 @@ export class WorkloadReconciler {
     return stale;
   }
 
-  private async event(workload: Workload, e: WorkloadEvent): Promise<void> {
-    const uid = (workload.metadata as { uid?: string }).uid;
-    await this.d.events.record(
-      {
-        apiVersion: workload.apiVersion ?? '',
-        kind: workload.kind ?? '',
-        name: workload.metadata.name,
-        namespace: workload.metadata.namespace ?? '',
-        ...(uid !== undefined ? { uid } : {}),
-      },
-      e.type,
-      e.reason,
-      e.message,
-    );
+  /** Injected/removed: on the workload, or summed up on its profile when many happen at once. */
+  private async routineEvent(workload: Workload, profileName: string, e: WorkloadEvent): Promise<void> {
+    const profile = this.d.profiles.get(workload.metadata.namespace ?? '', profileName);
+    if (e.type !== 'Normal' || profile === undefined) return await this.event(workload, e);
+    const on = { apiVersion: profile.apiVersion ?? API_VERSION, kind: profile.kind ?? KIND, name: profileName, namespace: workload.metadata.namespace ?? '', ...(profile.metadata.uid ? { uid: profile.metadata.uid } : {}) };
+    await this.d.events.recordForWorkload(involved(workload), on, e.reason, e.message, e.reason === 'Removed' ? 'Removed the injected access from' : 'Injected access into');
   }
+
+  private async event(workload: Workload, e: WorkloadEvent): Promise<void> {
+    await this.d.events.record(involved(workload), e.type, e.reason, e.message);
+  }
+}
+
+function involved(workload: Workload): InvolvedObject {
+  const uid = (workload.metadata as { uid?: string }).uid;
+  return {
+    apiVersion: workload.apiVersion ?? '',
+    kind: workload.kind ?? '',
+    name: workload.metadata.name,
+    namespace: workload.metadata.namespace ?? '',
+    ...(uid !== undefined ? { uid } : {}),
+  };
 }
