@@ -348,8 +348,8 @@ export class Manager {
 
   /**
    * A workload changed: it is reconciled; its profile learns the outcome from the BindingRegistry.
-   * Only a deletion or a change of its labels also requeues the profiles it names (one that vanished
-   * before it was reconciled, or a deleting profile waiting for injections to go, is recounted).
+   * Only a deletion or a change of its labels also recounts the profiles it names (one that vanished
+   * before it was reconciled, or a deleting profile waiting for injections to go).
    */
   private onWorkloadEvent(kind: string, e: CacheEvent<Workload>): void {
     if (e.type === 'MODIFIED' && e.old !== undefined && onlyStatusChanged(e.old, e.object)) return;
@@ -360,7 +360,7 @@ export class Manager {
     const before = named(e.old?.metadata.labels);
     const now = named(e.object.metadata.labels);
     if (e.type === 'MODIFIED' && isDeepStrictEqual(before, now)) return;
-    for (const profile of new Set([...before, ...now])) this.profileQueue.add(`${namespace}/${profile}`);
+    for (const profile of new Set([...before, ...now])) this.onBindingsChanged(`${namespace}/${profile}`);
   }
 
   /**

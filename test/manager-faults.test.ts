@@ -322,6 +322,56 @@ describe('the operator process under faults', { concurrency: false }, () => {
     assert.deepEqual({ writes, events }, { writes: [], events: [] }, `the restarted operator wrote to a converged system (status changes: ${updates.join(', ')})`);
   });
 
+  it('a bulk binding costs one write per workload and no read; an RBAC change that does not concern the profile asks no SubjectAccessReview', async () => {
+    const ns = await createNamespace('cost');
+    const op = await operatorIn(ns);
+    await applyYaml([profile(ns, 'bulk', { auth: 'ServiceAccount', permissions: { rules: readerRules } })]);
+    await conditionIs(ns, 'bulk', 'Ready', 'True');
+    await sleep(6_000); // past the review cache's settle time, so that the verdicts are kept
+    const count = 150;
+    const requests = (text: string, labels: Record<string, string>): number => metricValue(text, 'apiaccess_kube_requests_total', labels);
+    const before = await op.metrics();
+    await applyYaml(Array.from({ length: count }, (_, i) => deployment(ns, `b${String(i).padStart(3, '0')}`, { [PROFILE]: 'bulk' })));
+    await profileWhere(ns, 'bulk', `${count} bound`, (p) => p.status.workloads?.bound === count && condition(p, 'WorkloadsBound')?.status === 'True', 180_000);
+    await sleep(3_000);
+    const after = await op.metrics();
+    const delta = (labels: Record<string, string>): number => requests(after, labels) - requests(before, labels);
+    const cost = {
+      workloadWrites: delta({ verb: 'PATCH', resource: 'deployments' }),
+      reads: delta({ verb: 'GET' }) + delta({ verb: 'LIST' }),
+      reviews: delta({ resource: 'subjectaccessreviews' }),
+    };
+    assert.deepEqual(cost, { workloadWrites: count, reads: 0, reviews: 0 }, 'one apply per workload, nothing read, nothing asked again');
+    const events = delta({ verb: 'POST', resource: 'events' });
+    assert.ok(events <= 12, `${events} Events for ${count} workloads: routine ones beyond the burst are summed up on the profile`);
+    await waitFor(async () => (await operatorEvents(ns)).find((e) => e.involvedObject.kind === 'ApiAccessProfile' && /^Injected access into \d+ more workloads/.test(e.message)), {
+      timeoutMs: WITHIN_MS,
+      what: 'the summary Event on the profile',
+    });
+
+    const reviewsBefore = requests(await op.metrics(), { resource: 'subjectaccessreviews' });
+    await applyYaml([
+      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'unrelated', namespace: ns }, rules: readerRules },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: { name: 'unrelated', namespace: ns },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'unrelated' },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'someone-else' }],
+      },
+    ]);
+    await sleep(3_000);
+    assert.equal(requests(await op.metrics(), { resource: 'subjectaccessreviews' }) - reviewsBefore, 0, 'a binding of another user does not re-verify the profile');
+    // Its own RoleBinding deleted: restored, and its access asked again (the RBAC that decides it changed).
+    const own = await admin.request<{ items: Obj[] }>('GET', `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings`, { query: { labelSelector: 'apiaccess.dev/profile-name=bulk' } });
+    assert.equal(own.items.length, 1, 'the profile has one RoleBinding');
+    await admin.delete(`/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings/${own.items[0]!.metadata.name}`);
+    await waitFor(async () => (await admin.get(`/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings/${own.items[0]!.metadata.name}`)) !== undefined, { timeoutMs: WITHIN_MS, what: 'the RoleBinding restored' });
+    await waitFor(async () => requests(await op.metrics(), { resource: 'subjectaccessreviews' }) > reviewsBefore, { timeoutMs: WITHIN_MS, what: 'the access verified again' });
+    await conditionIs(ns, 'bulk', 'AccessVerified', 'True');
+    await op.stop();
+  });
+
   it('a Deployment whose pod template carries the profile label too (kustomize commonLabels): its ReplicaSet and Pod are not reported as unsupported', async () => {
     const ns = await createNamespace('inherit');
     const op = await operatorIn(ns);

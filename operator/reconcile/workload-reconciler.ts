@@ -36,7 +36,18 @@ export interface WorkloadReconcilerDeps {
   serviceAccountExists: (namespace: string, name: string) => boolean;
 }
 
+/**
+ * After a write, the cache shows older versions of the workload until the watch delivers the
+ * written one (a controller's own update may still be on its way): a decision on those would write
+ * the same again. Like client-go's controller expectations, no second write is made until the
+ * cache holds the written resourceVersion, for at most this long.
+ */
+export const WRITE_EXPECTATION_MS = 5_000;
+
 export class WorkloadReconciler {
+  /** Workload key -> the resourceVersion the last write produced, until the cache shows it. */
+  private readonly written = new Map<string, { resourceVersion: string; at: number }>();
+
   constructor(private readonly d: WorkloadReconcilerDeps) {}
 
   async reconcile(key: string): Promise<ReconcileResult | void> {
@@ -58,6 +69,13 @@ export class WorkloadReconciler {
       const { kind, namespace, name } = parseWorkloadKey(key);
       const known = facts ?? { kind, namespace, name, workload: this.d.workloads.get(kind, namespace, name) };
       return await this.failed(key, known, 'not checked', error);
+    }
+    const expected = this.written.get(key);
+    if (expected !== undefined) {
+      const waited = Date.now() - expected.at;
+      if (facts.workload?.metadata.resourceVersion === expected.resourceVersion || facts.workload === undefined || waited >= WRITE_EXPECTATION_MS) this.written.delete(key);
+      // The cache has not caught up with the last write: its decision is about an older version.
+      else if (decision.write !== undefined) return { requeueAfterMs: WRITE_EXPECTATION_MS - waited };
     }
     return await this.apply(key, facts, decision);
   }
@@ -101,7 +119,10 @@ export class WorkloadReconciler {
       const wref = { kind: kind as WorkloadKind, namespace, name };
       const injection = write.kind === 'inject' && facts.profile?.state === 'usable' ? facts.profile.injection.injection : undefined;
       try {
-        await this.d.client.apply(workloadApplyConfig(wref, write.kind === 'inject' ? (profile ?? '') : write.profile, injection), { fieldManager: FIELD_MANAGER, force: false });
+        const result = await this.d.client.apply(workloadApplyConfig(wref, write.kind === 'inject' ? (profile ?? '') : write.profile, injection), { fieldManager: FIELD_MANAGER, force: false });
+        const written = result.metadata?.resourceVersion;
+        if (written !== undefined && written !== workload.metadata.resourceVersion) this.written.set(key, { resourceVersion: written, at: Date.now() });
+        if (this.written.size > 100_000) this.written.delete(this.written.keys().next().value as string);
       } catch (error) {
         return await this.failed(key, facts, write.kind === 'remove' ? 'not removed' : 'not injected', error);
       }
