@@ -90,7 +90,7 @@ export class Manager {
     // Like client-go's `hostname_uuid`: two processes of one Pod (a restart racing its predecessor)
     // must never both believe they hold the Lease.
     const identity = opts.identity ?? `${process.env.POD_NAME ?? hostname()}_${randomUUID().slice(0, 8)}`;
-    this.client = KubeClient.fromKubeConfig(opts.clientConfig.kubeConfig, {
+    this.client = KubeClient.fromClientConfig(opts.clientConfig, {
       userAgent: 'apiaccess-operator',
       qps: opts.kubeApiRateLimit?.qps,
       burst: opts.kubeApiRateLimit?.burst,

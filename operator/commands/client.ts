@@ -5,5 +5,5 @@ import { KubeClient } from '../kube/client.ts';
 export function cliClient(kubeconfig: string | undefined): KubeClient {
   const config = resolveClientConfig(kubeconfig !== undefined ? { kubeconfig } : {});
   for (const warning of config.warnings) process.stderr.write(`warning: ${warning}\n`);
-  return KubeClient.fromKubeConfig(config.kubeConfig, { userAgent: 'apiaccess-cli' });
+  return KubeClient.fromClientConfig(config, { userAgent: 'apiaccess-cli' });
 }

@@ -1,6 +1,6 @@
 // `apiaccess kubeconfig PROFILE -n NS`: a kubeconfig for the profile's ServiceAccount, for use outside
 // the cluster. The token comes from TokenRequest (so it expires), the CA is embedded.
-import { closeSync, constants, lstatSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, lstatSync, openSync, writeSync } from 'node:fs';
 import { stringify } from 'yaml';
 import { parseSpec } from '../../crds/apiaccessprofile.ts';
 import { resolveClientConfig } from '../config/client-config.ts';
@@ -111,9 +111,8 @@ export async function kubeconfigCommand(profile: string, flags: KubeconfigFlags)
     throw new CommandExit(EXIT_FAILURE, `--output ${flags.output} already exists; the token is written only into a new file (mode 0600): remove it or choose another path`);
   }
   const config = resolveClientConfig(flags.kubeconfig !== undefined ? { kubeconfig: flags.kubeconfig } : {});
-  const cluster = config.kubeConfig.getCurrentCluster();
-  const caPem = cluster?.caData ? Buffer.from(cluster.caData, 'base64').toString('utf8') : cluster?.caFile ? readFileSync(cluster.caFile, 'utf8') : undefined;
-  const client = KubeClient.fromKubeConfig(config.kubeConfig, { userAgent: 'apiaccess-cli' });
+  const caPem = config.caPem;
+  const client = KubeClient.fromClientConfig(config, { userAgent: 'apiaccess-cli' });
   try {
     const out = await exportKubeconfig(client, { namespace: flags.namespace, profile, durationSeconds, server: flags.server ?? config.server, ...(caPem ? { caPem } : {}) });
     if (flags.output !== undefined) writePrivate(flags.output, out.text);

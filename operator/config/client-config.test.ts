@@ -56,7 +56,7 @@ describe('client configuration precedence', () => {
 
   it('resolves relative certificate paths against the kubeconfig\'s directory', () => {
     const config = resolveClientConfig({ kubeconfig: a }, environment({}, 'relative'));
-    assert.equal(config.kubeConfig.getCurrentCluster()?.caFile, join(root, 'ca.crt'));
+    assert.equal((config.raw.clusters?.[0]?.cluster as { 'certificate-authority'?: string })['certificate-authority'], join(root, 'ca.crt'));
   });
 
   it('in-cluster comes before ~/.kube/config when the ServiceAccount token exists', () => {
@@ -84,10 +84,12 @@ describe('client configuration precedence', () => {
     });
   });
 
-  it('--apiserver-host overrides the server; --insecure-skip-tls-verify warns', () => {
+  it('--apiserver-host overrides the server; --insecure-skip-tls-verify warns', async () => {
     const config = resolveClientConfig({ kubeconfig: a, apiserverHost: 'https://override:443', insecureSkipTlsVerify: true }, environment({}, 'override'));
     assert.equal(config.server, 'https://override:443');
-    assert.equal(config.kubeConfig.getCurrentCluster()?.skipTLSVerify, true);
+    const opts: { rejectUnauthorized?: boolean } = {};
+    await config.credentials.applyToHTTPSOptions(opts);
+    assert.equal(opts.rejectUnauthorized, false);
     assert.match(config.warnings.join(), /TLS verification of https:\/\/override:443 is OFF/);
   });
 
@@ -96,13 +98,13 @@ describe('client configuration precedence', () => {
     assert.doesNotMatch(JSON.stringify([config.reason, config.warnings, config.files]), /secret-token-value/);
   });
 
-  it('turns client-go\'s tokenFile into a token that client-node re-reads', async () => {
+  it('reads client-go\'s tokenFile for requests', async () => {
     const token = join(root, 'token');
     writeFileSync(token, 'first');
     const file = kubeconfig(join(root, 'tf.yaml'), 'https://tf.example', { user: { tokenFile: token } });
     const config = resolveClientConfig({ kubeconfig: file }, environment({}, 'tokenfile'));
     const opts: { headers: Record<string, string> } = { headers: {} };
-    await config.kubeConfig.applyToHTTPSOptions(opts);
+    await config.credentials.applyToHTTPSOptions(opts);
     assert.equal(opts.headers.Authorization, 'Bearer first');
   });
 

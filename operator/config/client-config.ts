@@ -6,8 +6,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
+import { credentialsFor, CredentialsError, type CredentialSource } from './credentials.ts';
 
 export const IN_CLUSTER_ROOT = '/var/run/secrets/kubernetes.io/serviceaccount';
 
@@ -30,7 +30,12 @@ export interface ResolvedClientConfig {
   /** Why this source was chosen, for logs and `doctor`. Never contains a credential. */
   reason: string;
   files: string[];
-  kubeConfig: KubeConfig;
+  /** The merged kubeconfig (or the in-cluster one), with the overrides applied and file paths absolute. */
+  raw: RawKubeconfig;
+  /** TLS material and credentials for each request (see credentials.ts). */
+  credentials: CredentialSource;
+  /** The CA bundle of the current cluster, PEM, when the kubeconfig names one. */
+  caPem?: string;
   server: string;
   context: string;
   namespace: string;
@@ -52,29 +57,57 @@ export function defaultEnvironment(): ClientConfigEnvironment {
 export function resolveClientConfig(input: ClientConfigInput, environment: ClientConfigEnvironment = defaultEnvironment()): ResolvedClientConfig {
   const { env } = environment;
   const chosen = chooseSource(input, environment);
-  const kc = new KubeConfig();
   const warnings: string[] = [];
-  if (chosen.source === 'in-cluster') {
-    kc.loadFromString(stringify(inClusterConfig(environment)));
-  } else {
-    kc.loadFromString(stringify(mergeKubeconfigFiles(chosen.files)));
-  }
-  const context = kc.getCurrentContext();
-  const cluster = kc.getCurrentCluster();
-  if (!context || cluster === null) throw new ClientConfigError(`${chosen.reason}: no current-context with a cluster is set`);
+  const raw = chosen.source === 'in-cluster' ? inClusterConfig(environment) : mergeKubeconfigFiles(chosen.files);
+  const context = raw['current-context'];
+  const contextEntry = entry(raw.contexts, context, 'context');
+  const clusterName = typeof contextEntry?.cluster === 'string' ? contextEntry.cluster : undefined;
+  const clusterNamed = raw.clusters?.find((c) => c.name === clusterName);
+  const cluster = clusterNamed?.cluster as Record<string, unknown> | undefined;
+  if (!context || contextEntry === undefined || cluster === undefined) throw new ClientConfigError(`${chosen.reason}: no current-context with a cluster is set`);
   if (input.apiserverHost !== undefined) {
     if (!/^https?:\/\//.test(input.apiserverHost)) throw new ClientConfigError(`--apiserver-host must be a URL, got "${input.apiserverHost}"`);
-    (cluster as { server: string }).server = input.apiserverHost;
+    cluster.server = input.apiserverHost;
   }
+  const server = typeof cluster.server === 'string' ? cluster.server : '';
+  if (server === '') throw new ClientConfigError(`${chosen.reason}: cluster ${clusterName} has no server`);
+  // Silently bypassing a configured proxy would be worse than refusing.
+  if (cluster['proxy-url'] !== undefined) throw new ClientConfigError(`${chosen.reason}: cluster ${clusterName} uses proxy-url, which this client does not support`);
   if (input.insecureSkipTlsVerify === true) {
-    (cluster as { skipTLSVerify: boolean }).skipTLSVerify = true;
-    warnings.push(`TLS verification of ${cluster.server} is OFF (--insecure-skip-tls-verify): anyone on the network path can impersonate the API server`);
-  } else if (cluster.skipTLSVerify) {
-    warnings.push(`TLS verification of ${cluster.server} is OFF: the kubeconfig sets insecure-skip-tls-verify`);
+    cluster['insecure-skip-tls-verify'] = true;
+    warnings.push(`TLS verification of ${server} is OFF (--insecure-skip-tls-verify): anyone on the network path can impersonate the API server`);
+  } else if (cluster['insecure-skip-tls-verify'] === true) {
+    warnings.push(`TLS verification of ${server} is OFF: the kubeconfig sets insecure-skip-tls-verify`);
   }
-  if (cluster.server.startsWith('http://')) warnings.push(`${cluster.server} is plain HTTP: requests and credentials are not encrypted`);
-  const namespace = kc.getContextObject(context)?.namespace ?? env.POD_NAMESPACE ?? 'default';
-  return { source: chosen.source, reason: chosen.reason, files: chosen.files, kubeConfig: kc, server: cluster.server, context, namespace, warnings };
+  if (server.startsWith('http://')) warnings.push(`${server} is plain HTTP: requests and credentials are not encrypted`);
+  const userName = typeof contextEntry.user === 'string' ? contextEntry.user : undefined;
+  const user = (raw.users?.find((u) => u.name === userName)?.user as Record<string, unknown> | undefined) ?? {};
+  let credentials: CredentialSource;
+  try {
+    credentials = credentialsFor(raw, cluster, user);
+  } catch (error) {
+    if (error instanceof CredentialsError) throw new ClientConfigError(`${chosen.reason}: ${error.message}`);
+    throw error;
+  }
+  const caPem = caPemOf(cluster);
+  const namespace = (typeof contextEntry.namespace === 'string' && contextEntry.namespace !== '' ? contextEntry.namespace : undefined) ?? env.POD_NAMESPACE ?? 'default';
+  return { source: chosen.source, reason: chosen.reason, files: chosen.files, raw, credentials, ...(caPem ? { caPem } : {}), server, context, namespace, warnings };
+}
+
+function entry(list: Named[] | undefined, name: string | undefined, field: string): Record<string, unknown> | undefined {
+  return name === undefined ? undefined : (list?.find((e) => e.name === name)?.[field] as Record<string, unknown> | undefined);
+}
+
+function caPemOf(cluster: Record<string, unknown>): string | undefined {
+  const data = cluster['certificate-authority-data'];
+  if (typeof data === 'string' && data !== '') return Buffer.from(data, 'base64').toString('utf8');
+  const file = cluster['certificate-authority'];
+  if (typeof file !== 'string' || file === '') return undefined;
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 interface ChosenSource {

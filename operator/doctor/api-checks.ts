@@ -41,7 +41,7 @@ export async function checkIdentity(context: DoctorContext): Promise<Outcome> {
   let client: KubeClient;
   try {
     const config = resolveClientConfig(options.kubeconfig === undefined ? {} : { kubeconfig: options.kubeconfig }, options.environment);
-    client = KubeClient.fromKubeConfig(config.kubeConfig, { userAgent: 'apiaccess-doctor' });
+    client = KubeClient.fromClientConfig(config, { userAgent: 'apiaccess-doctor' });
   } catch (error) {
     return fail(`cannot build the API client: ${message(error)}`, 'see config-source; this is the configuration `apiaccess run` would use');
   }

@@ -6,6 +6,8 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { StringDecoder } from 'node:string_decoder';
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { ResolvedClientConfig } from '../config/client-config.ts';
+import type { CredentialSource } from '../config/credentials.ts';
 import { sleep } from './backoff.ts';
 import { objectPath, resourceFor } from './resources.ts';
 import { TokenBucket } from './token-bucket.ts';
@@ -207,7 +209,7 @@ export class KubeClient {
   private readonly limiter: TokenBucket;
 
   private constructor(
-    private readonly kc: KubeConfig,
+    private readonly kc: CredentialSource,
     server: string,
     private readonly options: KubeClientOptions,
   ) {
@@ -220,6 +222,12 @@ export class KubeClient {
     this.limiter = new TokenBucket({ qps: options.qps ?? DEFAULT_QPS, burst: options.burst ?? DEFAULT_BURST });
   }
 
+  /** The client of a resolved configuration (`apiaccess run`, the CLI): client-node is loaded only for exec plugins and auth providers. */
+  static fromClientConfig(config: Pick<ResolvedClientConfig, 'credentials' | 'server'>, opts: KubeClientOptions = {}): KubeClient {
+    return new KubeClient(config.credentials, config.server, opts);
+  }
+
+  /** A client from a client-node KubeConfig (tests and tools that already hold one). */
   static fromKubeConfig(kc: KubeConfig, opts: KubeClientOptions = {}): KubeClient {
     const cluster = kc.getCurrentCluster();
     if (!cluster?.server) {

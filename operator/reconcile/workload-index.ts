@@ -1,8 +1,9 @@
 // The workloads the operator caches: only those labelled apiaccess.dev/profile or carrying the
-// operator's own apiaccess.dev/injected marker (two label-selected caches per kind: a selector
-// cannot say "either label"), plus labelled Jobs and Pods, which are reported, never changed.
-// A bound workload carries both labels: the two caches share one copy of it, slimmed of what no
-// decision reads (managedFields, status except a CronJob's active Jobs).
+// operator's own apiaccess.dev/injected marker, plus labelled Jobs and Pods, which are reported,
+// never changed. A selector cannot say "either label", so there are two caches per kind, disjoint:
+// the labelled workloads, and those still injected but no longer labelled. A bound workload (both
+// labels) is watched and held once; removing its label moves it from one cache to the other.
+// Objects are slimmed of what no decision reads (managedFields, status but a CronJob's active Jobs).
 import type { Logger } from 'pino';
 import { INJECTED_LABEL, PROFILE_LABEL } from '../../crds/apiaccessprofile.ts';
 import { WORKLOAD_KINDS, type WorkloadKind, type WorkloadLike } from '../desired/workload.ts';
@@ -32,19 +33,17 @@ export class WorkloadIndex {
   constructor(client: KubeClient, logger: Logger, namespace: string | undefined) {
     for (const kind of INDEXED_KINDS) {
       // Jobs and Pods are only reported, and never carry the operator's marker.
-      const labels = kind === 'Job' || kind === 'Pod' ? [PROFILE_LABEL] : [PROFILE_LABEL, INJECTED_LABEL];
-      const ofKind: Array<ListWatchCache<Workload>> = [];
-      for (const label of labels) {
-        const cache: ListWatchCache<Workload> = new ListWatchCache<Workload>({
+      const selectors = kind === 'Job' || kind === 'Pod' ? [PROFILE_LABEL] : [PROFILE_LABEL, `${INJECTED_LABEL},!${PROFILE_LABEL}`];
+      for (const label of selectors) {
+        const cache = new ListWatchCache<Workload>({
           client,
           resource: RESOURCES[kind],
           ...(namespace !== undefined ? { namespace } : {}),
           labelSelector: label,
           name: `${kind}[${label}]`,
           logger,
-          transform: (object) => shared(ofKind, cache, slimWorkload(object, kind)),
+          transform: (object) => slimWorkload(object, kind),
         });
-        ofKind.push(cache);
         this.caches.push({ kind, label, cache });
         // Registered first: the index is up to date before the manager's handlers run.
         cache.on((e) => this.index(kind, e.old, e.type === 'DELETED' ? undefined : e.object));
@@ -90,9 +89,7 @@ export class WorkloadIndex {
 
   /** Whether any workload still carries the profile's injection (the finalizer waits for none). */
   injectedCount(namespace: string, profile: string): number {
-    return this.caches
-      .filter((c) => c.label === INJECTED_LABEL)
-      .reduce((n, { cache }) => n + cache.list(namespace).filter((o) => o.metadata.labels?.[INJECTED_LABEL] === profile).length, 0);
+    return this.caches.reduce((n, { cache }) => n + cache.list(namespace).filter((o) => o.metadata.labels?.[INJECTED_LABEL] === profile).length, 0);
   }
 
   allKeys(): string[] {
@@ -100,17 +97,6 @@ export class WorkloadIndex {
     for (const { kind, cache } of this.caches) for (const o of cache.list()) keys.add(workloadKey(kind, o.metadata.namespace ?? '', o.metadata.name));
     return [...keys];
   }
-}
-
-/** The copy a sibling cache of the same kind already holds at this resourceVersion, else `object`. */
-function shared(siblings: ReadonlyArray<ListWatchCache<Workload>>, self: ListWatchCache<Workload>, object: Workload): Workload {
-  const { namespace, name, resourceVersion } = object.metadata;
-  for (const other of siblings) {
-    if (other === self) continue;
-    const held = other.get(namespace, name);
-    if (held !== undefined && held.metadata.resourceVersion === resourceVersion) return held;
-  }
-  return object;
 }
 
 /** What the workload decisions read: the object without managedFields, and without status except a CronJob's active Jobs. */

@@ -5,8 +5,8 @@
 // included) is reported and retried with the key's backoff.
 import type { Logger } from 'pino';
 import { API_VERSION, FIELD_MANAGER, INJECTED_LABEL, KIND, KUBECONFIG_DIGEST_ANNOTATION, parseSpec, PROFILE_LABEL, type ApiAccessProfileObject } from '../../crds/apiaccessprofile.ts';
-import { podTemplateInjection } from '../desired/pod-template.ts';
-import { resolveProfile } from '../desired/profile.ts';
+import { podTemplateInjection, type InjectionResult } from '../desired/pod-template.ts';
+import { resolveProfile, type ResolvedProfile } from '../desired/profile.ts';
 import { configHashOf, podTemplate, selectableContainers, workloadApplyConfig, type PodTemplate, type WorkloadKind } from '../desired/workload.ts';
 import type { ListWatchCache } from '../kube/cache.ts';
 import { isConflict, type KubeClient, type KubeObject } from '../kube/client.ts';
@@ -44,7 +44,12 @@ export interface WorkloadReconcilerDeps {
  */
 export const WRITE_EXPECTATION_MS = 5_000;
 
+/** Bounds the memos of resolved profiles and injections (both are recomputed when evicted). */
+const MEMO_ENTRIES = 1_000;
+
 export class WorkloadReconciler {
+  private readonly profilesSeen = new Map<string, ResolvedProfile | undefined>();
+  private readonly injections = new Map<string, InjectionResult>();
   /** Workload key -> the resourceVersion the last write produced, until the cache shows it. */
   private readonly written = new Map<string, { resourceVersion: string; at: number }>();
 
@@ -90,16 +95,37 @@ export class WorkloadReconciler {
     const profile = this.d.profiles.get(namespace, profileName);
     if (profile === undefined) return { ...facts, profile: { state: 'missing' } };
     if (profile.metadata.deletionTimestamp !== undefined) return { ...facts, profile: { state: 'deleting' } };
-    const parsed = parseSpec(profile.spec);
-    if (!parsed.ok) return { ...facts, profile: { state: 'invalid' } };
-    // The ServiceAccount of the grant in force: a refused change does not move the workloads either.
-    const spec = resolveProfile({ name: profileName, namespace, spec: parsed.spec });
-    const accepted = recordedGrant(profile.status);
-    const resolved = accepted === undefined ? spec : { ...spec, serviceAccount: { ...accepted.serviceAccount } };
+    const resolved = this.resolved(profile, profileName, namespace);
+    if (resolved === undefined) return { ...facts, profile: { state: 'invalid' } };
     const k = resolved.kubeconfig;
     const sourceDigest = k?.source === 'ConfigMap' && resolved.auth === 'Kubeconfig' ? await this.sourceDigest(workload, namespace, k.name, k.key) : undefined;
-    const injection = podTemplateInjection(resolved, selectableContainers(workload), sourceDigest === undefined ? {} : { sourceDigest });
+    const containers = selectableContainers(workload);
+    // Thousands of workloads of one profile share an injection: computed once per profile version and container names.
+    const memoKey = JSON.stringify([profile.metadata.uid, profile.metadata.resourceVersion, containers, sourceDigest]);
+    let injection = this.injections.get(memoKey);
+    if (injection === undefined) {
+      injection = podTemplateInjection(resolved, containers, sourceDigest === undefined ? {} : { sourceDigest });
+      this.injections.set(memoKey, injection);
+      if (this.injections.size > MEMO_ENTRIES) this.injections.delete(this.injections.keys().next().value as string);
+    }
     return { ...facts, profile: { state: 'usable', resolved, injection } };
+  }
+
+  /** The profile as its workloads are injected (the ServiceAccount of the grant in force), once per profile version. */
+  private resolved(profile: ApiAccessProfileObject & KubeObject, name: string, namespace: string): ResolvedProfile | undefined {
+    const memoKey = `${profile.metadata.uid ?? `${namespace}/${name}`}@${profile.metadata.resourceVersion ?? ''}`;
+    if (this.profilesSeen.has(memoKey)) return this.profilesSeen.get(memoKey);
+    const parsed = parseSpec(profile.spec);
+    let resolved: ResolvedProfile | undefined;
+    if (parsed.ok) {
+      // The ServiceAccount of the grant in force: a refused change does not move the workloads either.
+      const spec = resolveProfile({ name, namespace, spec: parsed.spec });
+      const accepted = recordedGrant(profile.status);
+      resolved = accepted === undefined ? spec : { ...spec, serviceAccount: { ...accepted.serviceAccount } };
+    }
+    this.profilesSeen.set(memoKey, resolved);
+    if (this.profilesSeen.size > MEMO_ENTRIES) this.profilesSeen.delete(this.profilesSeen.keys().next().value as string);
+    return resolved;
   }
 
   private async apply(key: string, facts: WorkloadFacts, decision: WorkloadDecision): Promise<ReconcileResult | void> {

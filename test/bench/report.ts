@@ -1,0 +1,140 @@
+// The pure half of `npm run bench`: reading the operator's /metrics, percentiles, and the results as
+// JSON and a Markdown table. Nothing here measures; test/bench/bench.ts does.
+
+/** apiaccess_kube_requests_total by "VERB resource" (codes summed). */
+export type RequestCounts = Record<string, number>;
+
+export function requestCounts(metrics: string): RequestCounts {
+  const out: RequestCounts = {};
+  for (const line of metrics.split('\n')) {
+    const match = /^apiaccess_kube_requests_total\{([^}]*)\} ([0-9.e+-]+)$/.exec(line);
+    if (match === null) continue;
+    const verb = /verb="([^"]*)"/.exec(match[1]!)?.[1] ?? '?';
+    const resource = /resource="([^"]*)"/.exec(match[1]!)?.[1] ?? '?';
+    const key = `${verb} ${resource}`;
+    out[key] = (out[key] ?? 0) + Number(match[2]);
+  }
+  return out;
+}
+
+/** `after - before`, leaving out zero differences. */
+export function difference(before: RequestCounts, after: RequestCounts): RequestCounts {
+  const out: RequestCounts = {};
+  for (const [key, value] of Object.entries(after)) {
+    const d = value - (before[key] ?? 0);
+    if (d !== 0) out[key] = d;
+  }
+  return out;
+}
+
+export function total(counts: RequestCounts, include: (verb: string, resource: string) => boolean = () => true): number {
+  return Object.entries(counts).reduce((n, [key, v]) => {
+    const [verb = '', resource = ''] = key.split(' ');
+    return include(verb, resource) ? n + v : n;
+  }, 0);
+}
+
+/** What "requests per workload" counts: every request but watches, the caches' start-up LISTs and Lease renewals. */
+export function countsAsWork(verb: string, resource: string): boolean {
+  return verb !== 'WATCH' && verb !== 'LIST' && resource !== 'leases';
+}
+
+export function isWrite(verb: string): boolean {
+  return verb === 'POST' || verb === 'PUT' || verb === 'PATCH' || verb === 'DELETE';
+}
+
+export function gauge(metrics: string, name: string): number | undefined {
+  const match = new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(metrics);
+  return match === null ? undefined : Number(match[1]);
+}
+
+/** Nearest-rank percentile of `values` (p in 0..100). */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) throw new Error('percentile of no values');
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
+}
+
+export function median(values: readonly number[]): number {
+  return percentile(values, 50);
+}
+
+export interface Figure {
+  /** What was measured, as a reader of the table understands it. */
+  figure: string;
+  value: number | undefined;
+  unit: string;
+  /** The goal, e.g. ">= 0.8" for a ratio. */
+  goal?: string;
+  /** Whether the goal holds (undefined when the figure has none or was not measured). */
+  met?: boolean;
+  /** How it was measured, or why it failed. */
+  note?: string;
+}
+
+export interface SizeResult {
+  workloads: number;
+  figures: Figure[];
+  /** The operator's requests during the initial bind, by "VERB resource". */
+  bindRequests: RequestCounts;
+}
+
+export interface BenchResults {
+  date: string;
+  commit: string;
+  machine: { cpus: number; memoryGiB: number; kernel: string; cpuModel: string };
+  versions: { node: string; operatorNode: string; kubernetes: string; etcd: string };
+  sizes: SizeResult[];
+  other: Figure[];
+  /** Phases that failed: their figures are missing, the rest still ran. */
+  failures: string[];
+  durationSeconds: number;
+}
+
+/** A goal like ">= 0.8" or "<= 100" checked against a value. */
+export function meets(value: number | undefined, goal: string | undefined): boolean | undefined {
+  if (value === undefined || goal === undefined) return undefined;
+  const match = /^(>=|<=|==)\s*([0-9.]+)$/.exec(goal.trim());
+  if (match === null) throw new Error(`goal ${JSON.stringify(goal)} is not of the form ">= n", "<= n" or "== n"`);
+  const bound = Number(match[2]);
+  return match[1] === '>=' ? value >= bound : match[1] === '<=' ? value <= bound : value === bound;
+}
+
+export function figure(name: string, value: number | undefined, unit: string, goal?: string, note?: string): Figure {
+  const met = meets(value, goal);
+  return { figure: name, value, unit, ...(goal !== undefined ? { goal } : {}), ...(met !== undefined ? { met } : {}), ...(note !== undefined ? { note } : {}) };
+}
+
+function formatValue(f: Figure): string {
+  if (f.value === undefined) return 'not measured';
+  const digits = Math.abs(f.value) >= 100 ? 0 : Math.abs(f.value) >= 10 ? 1 : 2;
+  return `${f.value.toFixed(digits)}${f.unit ? ` ${f.unit}` : ''}`;
+}
+
+function row(f: Figure): string {
+  const verdict = f.met === undefined ? '' : f.met ? 'yes' : '**no**';
+  return `| ${f.figure} | ${formatValue(f)} | ${f.goal ?? ''} | ${verdict} | ${f.note ?? ''} |`;
+}
+
+export function markdown(r: BenchResults): string {
+  const lines = [
+    '# Benchmark results',
+    '',
+    `Generated by \`npm run bench\` on ${r.date} (commit ${r.commit}, ${Math.round(r.durationSeconds)} s). How to read them: [README.md](README.md).`,
+    '',
+    `Machine: ${r.machine.cpus} cores (${r.machine.cpuModel}), ${r.machine.memoryGiB} GiB, kernel ${r.machine.kernel}. ` +
+      `Kubernetes ${r.versions.kubernetes}, etcd ${r.versions.etcd}; the bench on Node ${r.versions.node}, the operator image on Node ${r.versions.operatorNode}.`,
+    '',
+  ];
+  for (const size of r.sizes) {
+    lines.push(`## ${size.workloads} workloads`, '', '| figure | value | goal | met | how |', '|---|---|---|---|---|', ...size.figures.map(row), '');
+    const breakdown = Object.entries(size.bindRequests).sort((a, b) => b[1] - a[1]);
+    if (breakdown.length > 0) {
+      lines.push('Operator requests during the initial bind (from its metrics):', '', '| request | count |', '|---|---|', ...breakdown.map(([k, v]) => `| ${k} | ${v} |`), '');
+    }
+  }
+  if (r.other.length > 0) lines.push('## Other figures', '', '| figure | value | goal | met | how |', '|---|---|---|---|---|', ...r.other.map(row), '');
+  if (r.failures.length > 0) lines.push('## Failed phases', '', ...r.failures.map((f) => `- ${f}`), '');
+  return `${lines.join('\n')}\n`;
+}
