@@ -240,19 +240,24 @@ export async function labelLatency(b: Bench, size: SizeRun, ctx: PhaseContext): 
   await controllerCaughtUp(tracker, size.latency, ctx);
   await b.operator.quiet(ctx, 3000);
   const samples: number[] = [];
+  const fromWrite: number[] = [];
   for (const name of size.latency) {
     await b.admin.apply(labelOnly(size.ns, name, PROFILE), { fieldManager: 'apiaccess-bench-label', force: true });
+    const written = now();
     const seen = await until(`${size.ns}/${name} to carry the injection after its label`, () => {
       const s = tracker.get(name);
       return s?.labelledAt !== undefined && s.hashAt !== undefined ? s : undefined;
     }, ctx, { intervalMs: 5, timeoutMs: 60_000 });
     samples.push(seen.hashAt! - seen.labelledAt!);
+    fromWrite.push(seen.hashAt! - written);
     // Let the deployment controller's reaction (new ReplicaSet, status) pass before the next one.
     await sleep(200);
   }
   const note = `${samples.length} Deployments labelled one at a time; both ends are events of one watch`;
   ctx.record({ name: 'label -> injected p50', value: percentile(samples, 50) ?? null, unit: 'ms', note });
-  ctx.record({ name: 'label -> injected p99', value: percentile(samples, 99) ?? null, unit: 'ms', goal: { op: '<=', target: 100 }, note: `max ${Math.max(...samples).toFixed(0)} ms, min ${Math.min(...samples).toFixed(0)} ms` });
+  ctx.record({ name: 'label -> injected p99', value: percentile(samples, 99) ?? null, unit: 'ms', goal: { op: '<=', target: 100 }, note: `min ${Math.min(...samples).toFixed(0)} ms, max ${Math.max(...samples).toFixed(0)} ms` });
+  // Two events the API server flushes together arrive together: the cross-check starts at the label write's response instead.
+  ctx.record({ name: 'label write answered -> injected p99', value: percentile(fromWrite, 99) ?? null, unit: 'ms', note: `p50 ${percentile(fromWrite, 50)!.toFixed(0)} ms; from the bench's label apply returning to the injection's watch event` });
 }
 
 /** After convergence: the operator's requests over idleSeconds, writes and reads apart; Lease requests and watches listed, not counted. */

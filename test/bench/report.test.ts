@@ -154,7 +154,7 @@ describe('rendering', () => {
     assert.match(md, /2 cores \(Test CPU\), 24 GiB, Linux 6\.1\.0/);
     assert.match(md, /## N = 1,000 workloads/);
     assert.match(md, /\| raw SSA ceiling \| 50 objects\/s \|  \| {2}\| 20 s \|/);
-    assert.match(md, /\| bind \/ raw \| 0\.50 x \| >= 0\.8 \| NO \|/);
+    assert.match(md, /\| bind \/ raw \| 0\.50 x \| >= 0\.8 \| NO \| 30 s \|/);
     assert.match(md, /\| auth switch \| FAILED \|.*12 of 1050 carry the new config-hash \|/);
     assert.match(md, /## Failed phases\n\n- N=1000: auth switch: timed out/);
     assert.match(md, /## Independent of N/);

@@ -212,7 +212,10 @@ function figureRows(phases: readonly PhaseResult[]): string[] {
   const rows: string[] = [];
   for (const phase of phases) {
     if (!phase.ok) rows.push(`| ${cell(phase.phase)} | FAILED | | | | ${cell(phase.error ?? '')} |`);
-    for (const f of phase.figures) rows.push(`| ${cell(f.name)} | ${formatNumber(f.value)} ${cell(f.unit)} | ${formatGoal(f.goal)} | ${verdict(f)} | ${formatNumber(phase.seconds)} s | ${cell(f.note ?? '')} |`);
+    phase.figures.forEach((f, i) => {
+      const took = i === 0 && phase.ok ? `${formatNumber(phase.seconds)} s` : '';
+      rows.push(`| ${cell(f.name)} | ${formatNumber(f.value)} ${cell(f.unit)} | ${formatGoal(f.goal)} | ${verdict(f)} | ${took} | ${cell(f.note ?? '')} |`);
+    });
   }
   return rows;
 }
