@@ -17,6 +17,9 @@ export interface Seen {
   /** The current config-hash of the pod template and when it first appeared. */
   hash?: string;
   hashAt?: number;
+  /** The generation that brought the current config-hash, and when the deployment controller had observed it. */
+  hashGeneration?: number;
+  controllerAt?: number;
   generation?: number;
   observedGeneration?: number;
 }
@@ -131,9 +134,12 @@ export class DeploymentTracker {
     if (hash !== entry.hash) {
       entry.hash = hash;
       entry.hashAt = hash === undefined ? undefined : at;
+      entry.hashGeneration = hash === undefined ? undefined : d.metadata.generation;
+      entry.controllerAt = undefined;
     }
     entry.generation = d.metadata.generation;
     entry.observedGeneration = d.status?.observedGeneration;
+    if (entry.controllerAt === undefined && entry.hashGeneration !== undefined && (entry.observedGeneration ?? 0) >= entry.hashGeneration) entry.controllerAt = at;
     this.seen.set(d.metadata.name, entry);
   }
 }
