@@ -12,18 +12,25 @@ export interface PhaseContext {
 
 export type Log = (message: string) => void;
 
+/** How long a timed-out phase may take to end with its own, more precise error. */
+const GRACE_MS = 2000;
+
 /** Runs `fn` for at most `timeoutMs`; a throw or the timeout gives `ok: false` with the reason. */
 export async function runPhase(name: string, timeoutMs: number, log: Log, fn: (ctx: PhaseContext) => Promise<void>): Promise<PhaseResult> {
   const figures: Figure[] = [];
   const controller = new AbortController();
   const timeout = new Error(`timed out after ${formatDuration(timeoutMs)}`);
   const timer = setTimeout(() => controller.abort(timeout), timeoutMs);
-  const aborted = new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(controller.signal.reason as Error), { once: true }));
-  aborted.catch(() => undefined);
+  const aborted = new Promise<'aborted'>((resolve) => controller.signal.addEventListener('abort', () => resolve('aborted'), { once: true }));
   const started = performance.now();
   log(`${name}...`);
   try {
-    await Promise.race([fn({ signal: controller.signal, record: (f) => figures.push(f) }), aborted]);
+    const work = fn({ signal: controller.signal, record: (f) => figures.push(f) });
+    work.catch(() => undefined);
+    if ((await Promise.race([work.then(() => 'done' as const), aborted])) === 'aborted') {
+      // A wait ends at once with its own message (what it awaited, how far it got): give it a moment.
+      throw (await Promise.race([work.then(() => timeout, (error: unknown) => error), sleep(GRACE_MS).then(() => timeout)])) ?? timeout;
+    }
     const seconds = (performance.now() - started) / 1000;
     log(`${name}: done in ${seconds.toFixed(1)} s`);
     return { phase: name, ok: true, seconds, figures };
@@ -40,7 +47,8 @@ export async function runPhase(name: string, timeoutMs: number, log: Log, fn: (c
 }
 
 export function formatDuration(ms: number): string {
-  return ms >= 60_000 ? `${+(ms / 60_000).toFixed(1)} min` : `${+(ms / 1000).toFixed(1)} s`;
+  if (ms >= 60_000) return `${+(ms / 60_000).toFixed(1)} min`;
+  return ms >= 1000 ? `${+(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`;
 }
 
 /**
