@@ -6,14 +6,14 @@ import { apiJson } from './api-request.ts';
 import { readClusterInfo, type ClusterInfo } from './cluster-info.ts';
 import { expectedComponents, runningProcesses, stopCluster } from './control-plane.ts';
 import { assertNothingMountedUnder } from './host-state.ts';
-import { clusterDir, ensureUp } from './local.ts';
+import { clusterDir, describeClientLimit, ensureUp, parseUpFlags, type UpOptions } from './local.ts';
 import { describeNode } from './node.ts';
 import { readNodeLock } from './node-lock.ts';
 
-const USAGE = 'usage: npm run cluster -- up [--no-node] | down | status';
+const USAGE = 'usage: npm run cluster -- up [--no-node] [--controller-manager-qps=N --controller-manager-burst=M] | down | status';
 
-async function up(dir: string, flags: readonly string[]): Promise<void> {
-  printAccess(await ensureUp(dir, { node: !flags.includes('--no-node') }));
+async function up(dir: string, flags: UpOptions): Promise<void> {
+  printAccess(await ensureUp(dir, flags));
 }
 
 async function down(dir: string): Promise<void> {
@@ -53,6 +53,7 @@ async function status(dir: string): Promise<void> {
   console.log(stopped.length === 0 ? 'running' : `degraded: ${stopped.join(', ')} not running`);
   console.log(`URL: ${info.server}`);
   console.log(`Server version: ${version} (etcd ${info.versions.etcd})`);
+  console.log(`Controller manager: ${describeClientLimit(info.controllerManagerClient)}`);
   console.log(info.node ? `Node: ${await describeNode(admin)}` : 'Node: none (started with --no-node)');
   console.log(`KUBECONFIG=${info.kubeconfigs.admin}`);
 }
@@ -65,8 +66,13 @@ function printAccess(info: ClusterInfo): void {
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   const dir = clusterDir();
-  if (command === 'up' && rest.every((flag) => flag === '--no-node')) {
-    await up(dir, rest);
+  if (command === 'up') {
+    const flags = parseUpFlags(rest);
+    if ('error' in flags) {
+      console.error(`${flags.error}\n${USAGE}`);
+      return 2;
+    }
+    await up(dir, flags);
     return 0;
   }
   if (command === 'down' && rest.length === 0) {

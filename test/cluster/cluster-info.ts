@@ -50,6 +50,8 @@ export interface ClusterInfo {
   readonly etcdUrl: string;
   /** The API server's audit log (JSON lines, level Metadata: user, groups, extra such as credential-id). */
   readonly auditLog: string;
+  /** The controller manager's client limit when the cluster was started with one (else its defaults, 20/s burst 30). */
+  readonly controllerManagerClient?: { readonly qps: number; readonly burst: number };
   readonly node?: NodeInfo;
   readonly processes: readonly ComponentProcess[];
 }

@@ -21,9 +21,6 @@ import { isRunning, logTail, startDetached, stopProcess, type ComponentProcess, 
 export const SERVICE_ACCOUNT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
 const FRONT_PROXY_CLIENT = 'front-proxy-client';
 const START_TIMEOUT_MS = 240_000;
-/** The controller manager's client limit (requests/s; burst twice that). */
-export const CONTROLLER_MANAGER_QPS = 200;
-
 export const CONTROL_PLANE_COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] as const;
 const POLL_MS = 200;
 
@@ -33,6 +30,18 @@ export interface StartOptions {
   readonly node?: boolean;
   /** Progress lines (default: stderr). */
   readonly log?: (line: string) => void;
+  /**
+   * The controller manager's client limit (`--kube-api-qps`/`--kube-api-burst`). Its default (20/s,
+   * burst 30) holds the deployment controller to ~5.5 template changes/s: `npm run bench` raises it.
+   * @default the controller manager's own (20, 30)
+   */
+  readonly controllerManagerClient?: ClientLimit;
+}
+
+/** A Kubernetes client's rate limit: requests/s sustained and the burst above it. */
+export interface ClientLimit {
+  readonly qps: number;
+  readonly burst: number;
 }
 
 /**
@@ -50,19 +59,27 @@ export async function startControlPlane(options: StartOptions): Promise<ClusterI
   if (!previous && (await readdir(dir).catch(() => [])).length > 0) {
     throw new Error(`${dir} is not empty and holds no control plane: refusing to wipe it`);
   }
+  const limit = options.controllerManagerClient;
+  if (limit !== undefined) assertClientLimit(limit);
   await ensureHostPackages();
   const binaries = await ensureBinaries();
   try {
-    return await startOnce(dir, binaries, log, options.node ?? false);
+    return await startOnce(dir, binaries, log, options.node ?? false, limit);
   } catch (error) {
     // A free port can be taken by another process between choosing it and binding it.
     if (!/address already in use/.test(String(error))) throw error;
     log('[cluster] A port was taken meanwhile; starting again on other ports');
-    return await startOnce(dir, binaries, log, options.node ?? false);
+    return await startOnce(dir, binaries, log, options.node ?? false, limit);
   }
 }
 
-async function startOnce(dir: string, binaries: Binaries, log: (line: string) => void, withNode: boolean): Promise<ClusterInfo> {
+function assertClientLimit(limit: ClientLimit): void {
+  if (!(Number.isInteger(limit.qps) && limit.qps > 0 && Number.isInteger(limit.burst) && limit.burst >= limit.qps)) {
+    throw new Error(`Invalid controller manager client limit qps=${limit.qps} burst=${limit.burst}: expected positive integers with burst >= qps`);
+  }
+}
+
+async function startOnce(dir: string, binaries: Binaries, log: (line: string) => void, withNode: boolean, limit: ClientLimit | undefined): Promise<ClusterInfo> {
   const startedAt = Date.now();
   // A killed run in this folder may have left its node's mounts and host changes: undo them first.
   const previous = await readClusterInfo(dir).catch(() => undefined);
@@ -73,7 +90,7 @@ async function startOnce(dir: string, binaries: Binaries, log: (line: string) =>
   const started: Started[] = [];
   try {
     if (withNode) await prepareNodeHost(dir);
-    return await launchCluster(dir, binaries, log, withNode, started, startedAt);
+    return await launchCluster({ dir, binaries, log, withNode, limit }, started, startedAt);
   } catch (error) {
     // Also undoes the node address and the lock when nothing was launched yet.
     await stopCluster({ dir, processes: started });
@@ -81,14 +98,16 @@ async function startOnce(dir: string, binaries: Binaries, log: (line: string) =>
   }
 }
 
-async function launchCluster(
-  dir: string,
-  binaries: Binaries,
-  log: (line: string) => void,
-  withNode: boolean,
-  started: Started[],
-  startedAt: number,
-): Promise<ClusterInfo> {
+interface LaunchInput {
+  readonly dir: string;
+  readonly binaries: Binaries;
+  readonly log: (line: string) => void;
+  readonly withNode: boolean;
+  readonly limit: ClientLimit | undefined;
+}
+
+async function launchCluster(input: LaunchInput, started: Started[], startedAt: number): Promise<ClusterInfo> {
+  const { dir, binaries, log, withNode, limit } = input;
   const host = withNode ? NODE_ADDRESS : '127.0.0.1';
 
   const pki = await createPki(
@@ -134,6 +153,7 @@ async function launchCluster(
     versions: { kubernetes: binaries.kubernetesVersion, etcd: binaries.etcdVersion, coredns: binaries.corednsVersion },
     etcdUrl: `http://127.0.0.1:${etcdClient}`,
     auditLog,
+    ...(limit ? { controllerManagerClient: limit } : {}),
     ...(node ? { node } : {}),
     processes: started.map(({ name, pid, binary, logFile }) => ({ name, pid, binary, logFile })),
   });
@@ -149,7 +169,7 @@ async function launchCluster(
   await wait('etcd to be healthy', async () => await etcdHealthy(etcdClient!));
   await launch('kube-apiserver', binaries.kubeApiserver, apiserverArgs({ dir, pki, tokenFile, auditPolicy, auditLog, etcdClient: etcdClient!, port: apiPort!, host, withNode }));
   await wait('kube-apiserver /readyz', async () => await ok(admin, '/readyz'));
-  await launch('kube-controller-manager', binaries.kubeControllerManager, controllerManagerArgs(dir, pki, kubeconfig('controller-manager'), kcmPort!));
+  await launch('kube-controller-manager', binaries.kubeControllerManager, controllerManagerArgs(dir, pki, kubeconfig('controller-manager'), kcmPort!, limit));
   await launch('kube-scheduler', binaries.kubeScheduler, schedulerArgs(kubeconfig('scheduler'), schedulerPort!));
   await wait('the default ServiceAccount', async () => await ok(admin, '/api/v1/namespaces/default/serviceaccounts/default'));
   await wait('the kube-root-ca.crt ConfigMap', async () => await ok(admin, '/api/v1/namespaces/default/configmaps/kube-root-ca.crt'));
@@ -293,7 +313,7 @@ function apiserverArgs(input: ApiserverInput): string[] {
   ];
 }
 
-function controllerManagerArgs(dir: string, pki: Pki, kubeconfig: string, port: number): string[] {
+function controllerManagerArgs(dir: string, pki: Pki, kubeconfig: string, port: number, limit: ClientLimit | undefined): string[] {
   return [
     `--kubeconfig=${kubeconfig}`,
     `--authentication-kubeconfig=${kubeconfig}`,
@@ -311,10 +331,7 @@ function controllerManagerArgs(dir: string, pki: Pki, kubeconfig: string, port: 
     `--service-cluster-ip-range=${SERVICE_CLUSTER_IP_RANGE}`,
     // Its self-signed serving certificate would otherwise land in /var/run/kubernetes.
     `--cert-dir=${join(dir, 'kube-controller-manager')}`,
-    // The default client limit (20/s, burst 30) held the deployment controller to ~5.5 template
-    // changes/s: `npm run bench` rolls out 10,000 Deployments, tests a few hundred.
-    `--kube-api-qps=${CONTROLLER_MANAGER_QPS}`,
-    `--kube-api-burst=${CONTROLLER_MANAGER_QPS * 2}`,
+    ...(limit ? [`--kube-api-qps=${limit.qps}`, `--kube-api-burst=${limit.burst}`] : []),
     '--v=1',
   ];
 }
