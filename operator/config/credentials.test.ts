@@ -68,11 +68,12 @@ describe('credentialsFor', () => {
     await assert.rejects(applied({}, { tokenFile: join(dir, 'none') }), /tokenFile .*none: cannot be read/);
   });
 
-  it('GIVEN an exec plugin or a cloud auth provider THEN client-node is needed; tokens and certificates do not need it', () => {
+  it('GIVEN an exec plugin, a cloud auth provider or impersonation THEN client-node is needed; tokens and certificates do not need it', () => {
     assert.equal(needsClientNode({ exec: { command: 'aws' } }), true);
     assert.equal(needsClientNode({ 'auth-provider': { name: 'oidc' } }), true);
     assert.equal(needsClientNode({ 'auth-provider': { name: 'tokenFile', config: {} } }), false);
     assert.equal(needsClientNode({ token: 't' }), false);
+    assert.equal(needsClientNode({ token: 't', as: 'someone' }), true, 'impersonation is sent by client-node');
   });
 });
 

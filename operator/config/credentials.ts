@@ -46,10 +46,13 @@ function tokenFileOf(user: Entry): string | undefined {
   return str(user, 'tokenFile') ?? str(user, 'token-file');
 }
 
-/** Whether the user needs client-node: an exec plugin, or an auth provider other than our tokenFile one. */
+/** Impersonation fields: client-node sends them, so a user with any of them is left to it. */
+const IMPERSONATION = ['as', 'as-groups', 'as-uid', 'as-user-extra'] as const;
+
+/** Whether the user needs client-node: an exec plugin, an auth provider other than our tokenFile one, or impersonation. */
 export function needsClientNode(user: Entry): boolean {
   const provider = user['auth-provider'] as { name?: unknown } | undefined;
-  return user.exec !== undefined || (provider !== undefined && provider.name !== 'tokenFile');
+  return user.exec !== undefined || (provider !== undefined && provider.name !== 'tokenFile') || IMPERSONATION.some((k) => user[k] !== undefined);
 }
 
 /**
