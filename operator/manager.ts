@@ -69,7 +69,7 @@ export class Manager {
   /** ServiceAccounts (profiles create theirs, workloads wait for them) and the ConfigMaps the operator generated. */
   private readonly serviceAccounts: ListWatchCache<KubeObject>;
   private readonly ownedConfigMaps: ListWatchCache<KubeObject>;
-  readonly reviews: ReviewCache;
+  private readonly reviews: ReviewCache;
   /** When each profile was last queued for a recount of its workloads. */
   private readonly recounted = new Map<string, number>();
   private readonly profileReconciler: ProfileReconciler;
@@ -117,7 +117,7 @@ export class Manager {
       logger,
       ...ns,
     });
-    const rbacCache = (kind: string): ListWatchCache<RbacObject> => this.rbac.find((c) => c.kind === kind)!.cache;
+    const rbacCache = (kind: string): ListWatchCache<RbacObject> => this.rbacCache(kind);
     const view: RbacView = {
       clusterRoleBindings: () => rbacCache('ClusterRoleBinding').list() as BindingObject[],
       roleBindings: () => rbacCache('RoleBinding').list() as BindingObject[],
@@ -127,7 +127,7 @@ export class Manager {
     const events = (this.events = new EventRecorder(this.client, logger, identity));
     const kubeconfigSources = (this.kubeconfigSources = new KubeconfigSources({ client: this.client, logger, onChange: (namespace, name) => this.onKubeconfigSourceEvent(namespace, name) }));
     const bindings = new BindingRegistry((profileKey) => this.onBindingsChanged(profileKey));
-    const clusterRoles = this.rbac.find((c) => c.kind === 'ClusterRole')!.cache;
+    const clusterRoles = this.rbacCache('ClusterRole');
     const profileReconciler = (this.profileReconciler = new ProfileReconciler({
       client: this.client,
       profiles: this.profiles,
@@ -402,9 +402,13 @@ export class Manager {
     if (labels[MANAGED_BY_LABEL] === MANAGED_BY && name !== undefined && namespace !== undefined) this.profileQueue.add(`${namespace}/${name}`);
   }
 
+  private rbacCache(kind: string): ListWatchCache<RbacObject> {
+    return this.rbac.find((c) => c.kind === kind)!.cache;
+  }
+
   /** Cached objects of `kind` labelled as created for the profile. */
   private ownedBy(kind: OwnedKind, profile: { namespace: string; name: string }): KubeObject[] {
-    const cache = kind === 'ConfigMap' ? this.ownedConfigMaps : this.rbac.find((c) => c.kind === kind)!.cache;
+    const cache = kind === 'ConfigMap' ? this.ownedConfigMaps : this.rbacCache(kind);
     const namespaced = kind === 'ConfigMap' || kind === 'Role' || kind === 'RoleBinding';
     return cache.list(namespaced ? profile.namespace : undefined).filter((o) => {
       const labels = o.metadata.labels ?? {};
