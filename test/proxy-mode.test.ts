@@ -118,12 +118,14 @@ describe('auth: Proxy in real Pods', { concurrency: false }, () => {
   after(() => admin?.close());
 
   it('injects the proxy as the first, restricted native sidecar; the app container holds no token, only a kubeconfig to 127.0.0.1', async () => {
-    await applyYaml([profile('reader', { auth: 'Proxy', permissions: { rules } }), deployment('agent', { [PROFILE]: 'reader' })]);
+    // An ordinary init container of the user's runs to completion before any sidecar starts and gets no access.
+    const withSetup = podSpec([restrictedContainer('agent', ['sleep', 'infinity'])], { initContainers: [restrictedContainer('setup', ['true'])] });
+    await applyYaml([profile('reader', { auth: 'Proxy', permissions: { rules } }), deployment('agent', { [PROFILE]: 'reader' }, withSetup)]);
     const { deployment: d, hash: current } = await injected('agent');
     hash = current;
     const spec = d.spec.template.spec;
-    assert.equal(spec.initContainers[0].name, SIDECAR);
-    assert.equal(spec.initContainers[0].restartPolicy, 'Always');
+    assert.deepEqual(spec.initContainers.map((c: { name: string }) => c.name), ['setup', SIDECAR]);
+    assert.equal(spec.initContainers[1].restartPolicy, 'Always');
     assert.equal(spec.automountServiceAccountToken, false);
     pod = await readyPod(admin, ns, 'app=agent', hash, 'Deployment agent');
     const files = await execInPod(pod, 'ls /etc/apiaccess; ls /var/run/secrets/kubernetes.io/serviceaccount 2>&1; echo "$KUBERNETES_API_PROXY"', 'agent');
@@ -248,7 +250,7 @@ describe('auth: Proxy in real Pods', { concurrency: false }, () => {
     await applyYaml([profile('reader', { auth: 'ServiceAccount', permissions: { rules } })]);
     const { deployment: d, hash: switched } = await injected('agent', hash);
     const spec = d.spec.template.spec;
-    assert.equal(spec.initContainers, undefined, 'no init containers are left');
+    assert.deepEqual(spec.initContainers.map((c: { name: string }) => c.name), ['setup'], 'only the user\'s init container is left');
     assert.equal((spec.volumes ?? []).some((v: { name: string }) => v.name.startsWith('apiaccess-')), false);
     assert.equal(spec.automountServiceAccountToken, true);
     const sa = await readyPod(admin, ns, 'app=agent', switched, 'Deployment agent');
