@@ -5,23 +5,13 @@
 import type { PolicyRule } from '../../crds/apiaccessprofile.ts';
 import type { NonResourceAttributes, RequestAttributes, ResourceAttributes } from './request-attributes.ts';
 import type { ProxyRulesFile } from './rules-file.ts';
+import { failureStatus, type KubeStatus } from './status.ts';
 
 /** The header naming what was refused, in a form `apiaccess doctor` parses. */
 export const DENIED_HEADER = 'X-Apiaccess-Proxy-Denied';
 
 /** The fields of the rules file that decide, so that callers need not parse the whole file type. */
 export type Rules = Pick<ProxyRulesFile, 'profile' | 'user' | 'scope' | 'namespace' | 'rules'>;
-
-export interface KubeStatus {
-  readonly kind: 'Status';
-  readonly apiVersion: 'v1';
-  readonly metadata: Record<string, never>;
-  readonly status: 'Failure';
-  readonly message: string;
-  readonly reason: string;
-  readonly details?: { readonly name?: string; readonly group?: string; readonly kind?: string };
-  readonly code: number;
-}
 
 export type Decision =
   | { readonly allowed: true; readonly by: 'AlwaysAllowed' | 'Profile' }
@@ -90,7 +80,7 @@ function refusal(attributes: RequestAttributes, rules: Rules): Decision {
   if (attributes.kind === 'nonResource') {
     return {
       allowed: false,
-      status: forbidden(`forbidden: ${denied} path ${quote(attributes.path)}: ${reason}`, {}),
+      status: failureStatus(403, 'Forbidden', `forbidden: ${denied} path ${quote(attributes.path)}: ${reason}`, {}),
       header: headerValue([['verb', attributes.verb], ['path', attributes.path]]),
     };
   }
@@ -102,7 +92,7 @@ function refusal(attributes: RequestAttributes, rules: Rules): Decision {
   const message = `${subject}: ${denied} resource ${quote(resource)} in API group ${quote(a.apiGroup)} ${where}: ${reason}`;
   return {
     allowed: false,
-    status: forbidden(message, { name: a.name, group: a.apiGroup, kind: a.resource }),
+    status: failureStatus(403, 'Forbidden', message, { name: a.name, group: a.apiGroup, kind: a.resource }),
     header: headerValue([
       ['verb', a.verb],
       ['group', a.apiGroup],
@@ -112,12 +102,6 @@ function refusal(attributes: RequestAttributes, rules: Rules): Decision {
       ['name', a.name],
     ]),
   };
-}
-
-/** Like the API server's Status: empty details fields are left out (Go's omitempty). */
-function forbidden(message: string, details: { name?: string; group?: string; kind?: string }): KubeStatus {
-  const kept = Object.fromEntries(Object.entries(details).filter(([, v]) => v !== '')) as KubeStatus['details'];
-  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason: 'Forbidden', details: kept, code: 403 };
 }
 
 /** Go's %q for the strings that occur here (names, paths): double quotes with " and \ escaped. */
