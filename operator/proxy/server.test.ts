@@ -46,7 +46,8 @@ function port(server: { address(): AddressInfo | string | null }): number {
 }
 
 async function startProxy(target: URL, caPem: string): Promise<{ proxy: ProxyServer; port: number }> {
-  const started = createProxyServer({ upstream: target, agent: new Agent({ keepAlive: true, ca: caPem }), token: () => token, rules: () => rules, log: log.logger });
+  const agent = new Agent({ keepAlive: true, ca: caPem });
+  const started = createProxyServer({ upstream: target, agent: () => agent, token: () => token, rules: () => rules, log: log.logger });
   started.server.listen(0, '127.0.0.1');
   await once(started.server, 'listening');
   return { proxy: started, port: port(started.server) };

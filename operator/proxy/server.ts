@@ -17,8 +17,8 @@ export type ProxyLogger = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
 export interface ProxyServerOptions {
   /** The API server: an https URL (checked by the caller), optionally with a path prefix. */
   readonly upstream: URL;
-  /** A keep-alive agent holding the CA that verifies the API server. */
-  readonly agent: Agent;
+  /** The keep-alive agent holding the CA that verifies the API server (a new one after a CA change). */
+  readonly agent: () => Agent;
   readonly token: () => string;
   readonly rules: () => Rules;
   readonly log: ProxyLogger;
@@ -44,7 +44,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   server.on('request', (req: IncomingMessage, res: ServerResponse) => forward(options, req, res));
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => tunnel(options, tunnels, req, socket, head));
   server.on('clientError', (_error, socket: Duplex) => socket.destroy());
-  return { server, close: async (graceMs) => await close(server, tunnels, options.agent, graceMs) };
+  return { server, close: async (graceMs) => await close(server, tunnels, options.agent(), graceMs) };
 }
 
 /** Authorizes the request: undefined when it may be forwarded, else the answer (a 403 is logged). */
@@ -70,7 +70,7 @@ function upstreamOptions(options: ProxyServerOptions, req: IncomingMessage, upgr
     method: req.method,
     path: `${upstream.pathname.replace(/\/+$/, '')}${req.url ?? '/'}`,
     headers: upstreamRequestHeaders(req.headers, { host: upstream.host, token: options.token(), upgrade }),
-    agent: options.agent,
+    agent: options.agent(),
   };
 }
 

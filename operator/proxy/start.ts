@@ -1,34 +1,32 @@
 // `apiaccess proxy` itself: checks its inputs (exit 1 naming the file and field), listens on
 // 127.0.0.1:<port>, stops cleanly on SIGTERM. Loads node:http(s), pino and zod; never client-node
 // (the sidecar runs in every Pod of a Proxy-mode profile, so its memory counts per workload).
-import { readFileSync } from 'node:fs';
 import { Agent } from 'node:https';
 import { CommandExit, EXIT_FAILURE, EXIT_USAGE } from '../exit.ts';
 import { createLogger } from '../log.ts';
 import type { ProxyFlags } from './command.ts';
 import { parseRulesText } from './rules-load.ts';
-import type { ProxyRulesFile } from './rules-file.ts';
 import { createProxyServer, type ProxyLogger } from './server.ts';
 import { FILE_CHECK_INTERVAL_MS, parseTokenText } from './token.ts';
-import { WatchedFile } from './watched-file.ts';
+import { WatchedFile, type Parsed } from './watched-file.ts';
 
 /** Requests still in flight at SIGTERM get this long; watches and tunnels are then cut. */
 const SHUTDOWN_GRACE_MS = 2_000;
 
 export async function runProxy(flags: ProxyFlags): Promise<void> {
   const upstream = serverUrl(flags.server);
-  const ca = readCa(flags.certificateAuthority);
   const log = createLogger({ level: flags.logLevel, name: 'apiaccess-proxy', ...(flags.logFormat ? { format: flags.logFormat } : {}) });
-  const rules = loadRules(flags.rules, log);
-  const token = loadToken(flags.tokenFile, log);
+  const ca = load('certificate authority file', flags.certificateAuthority, parseCaText, log);
+  const rules = load('rules file', flags.rules, parseRulesText, log);
+  const token = load('token file', flags.tokenFile, parseTokenText, log);
 
-  const agent = new Agent({ keepAlive: true, ca, scheduling: 'lifo' });
+  const agent = agentFor(ca);
   const proxy = createProxyServer({ upstream, agent, token: () => token.current(), rules: () => rules.current(), log });
   await new Promise<void>((resolve, reject) => {
     proxy.server.once('error', reject);
     proxy.server.listen(flags.port, '127.0.0.1', () => resolve());
   }).catch((error: Error) => {
-    agent.destroy();
+    agent().destroy();
     throw new CommandExit(EXIT_FAILURE, `proxy: cannot listen on 127.0.0.1:${flags.port}: ${error.message}`);
   });
   const first = rules.current();
@@ -60,34 +58,34 @@ function serverUrl(server: string | undefined): URL {
   return url;
 }
 
-function readCa(file: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (error) {
-    throw new CommandExit(EXIT_FAILURE, `proxy: certificate authority file ${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-  }
+/** Keep-alive connections verified with the current CA; after a CA change (rotation) new ones, and the old ones are closed. */
+function agentFor(caFile: WatchedFile<string>): () => Agent {
+  let ca = caFile.current();
+  let agent = new Agent({ keepAlive: true, ca, scheduling: 'lifo' });
+  return () => {
+    const current = caFile.current();
+    if (current !== ca) {
+      agent.destroy();
+      ca = current;
+      agent = new Agent({ keepAlive: true, ca, scheduling: 'lifo' });
+    }
+    return agent;
+  };
 }
 
-function loadRules(file: string, log: ProxyLogger): WatchedFile<ProxyRulesFile> {
-  const loaded = WatchedFile.load({
-    path: file,
-    parse: parseRulesText,
-    intervalMs: FILE_CHECK_INTERVAL_MS,
-    onRejected: (error) => log.error({ file, error }, 'Kept the last good rules: the rules file changed and is not valid'),
-    onReplaced: () => log.info({ file }, 'Reloaded the rules file'),
-  });
-  if (!loaded.ok) throw new CommandExit(EXIT_FAILURE, `proxy: rules file ${loaded.error}`);
-  return loaded.value;
+function parseCaText(text: string): Parsed<string> {
+  return text.includes('-----BEGIN CERTIFICATE-----') ? { ok: true, value: text } : { ok: false, error: 'holds no PEM certificate' };
 }
 
-function loadToken(file: string, log: ProxyLogger): WatchedFile<string> {
+/** A file the proxy needs, read now (a problem ends the start, naming the file) and re-read when it changes. */
+function load<T>(what: string, file: string, parse: (text: string) => Parsed<T>, log: ProxyLogger): WatchedFile<T> {
   const loaded = WatchedFile.load({
     path: file,
-    parse: parseTokenText,
+    parse,
     intervalMs: FILE_CHECK_INTERVAL_MS,
-    onRejected: (error) => log.error({ file, error }, 'Kept the last good token: the token file changed and cannot be used'),
-    onReplaced: () => log.info({ file }, 'Read the rotated token'),
+    onRejected: (error) => log.error({ file, error }, `Kept the last good ${what}: it changed and cannot be used`),
+    onReplaced: () => log.info({ file }, `Reloaded the ${what}`),
   });
-  if (!loaded.ok) throw new CommandExit(EXIT_FAILURE, `proxy: token file ${loaded.error}`);
+  if (!loaded.ok) throw new CommandExit(EXIT_FAILURE, `proxy: ${what} ${loaded.error}`);
   return loaded.value;
 }
