@@ -89,6 +89,7 @@ function forward(options: ProxyServerOptions, req: IncomingMessage, res: ServerR
   }
   const upstreamRequest = request(upstreamOptions(options, req, false));
   upstreamRequest.on('response', (upstreamResponse) => {
+    options.log.debug({ method: req.method, path: pathOf(req), status: upstreamResponse.statusCode }, 'Forwarded a request');
     const headers = downstreamResponseHeaders(upstreamResponse.rawHeaders, { upgraded: false });
     res.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.statusMessage, headers.flat());
     // A watch's headers must reach the client before its first event, which may be minutes away.
