@@ -51,8 +51,8 @@ export const DEFAULT_PROXY_TOKEN_EXPIRATION_SECONDS = 3600;
 export const DEFAULT_PROXY_PORT = 8001;
 /** The native sidecar's name: never a target of the default container selection. */
 export const PROXY_CONTAINER = 'apiaccess-proxy';
-/** Small and always set, so that namespaces with a ResourceQuota admit the sidecar. */
-export const DEFAULT_PROXY_RESOURCES = { requests: { cpu: '10m', memory: '48Mi' }, limits: { cpu: '500m', memory: '128Mi' } } as const;
+/** Small and always set, so that namespaces with a ResourceQuota admit the sidecar; measured: ~60 MiB RSS after start, ~73 MiB after a watch and 200 requests. */
+export const DEFAULT_PROXY_RESOURCES = { requests: { cpu: '10m', memory: '64Mi' }, limits: { cpu: '500m', memory: '128Mi' } } as const;
 /** 0644: a generated kubeconfig holds no credential and must be readable by non-root containers. */
 export const DEFAULT_GENERATED_FILE_MODE = 0o644;
 /** 0600: a user-supplied kubeconfig usually holds a credential. */

@@ -180,7 +180,7 @@ describe('ApiAccess construct', () => {
     const spec = (out.find((o) => o.kind === 'Deployment') as any).spec.template.spec;
     assert.deepEqual(spec.initContainers.map((i: { name: string }) => i.name), ['apiaccess-proxy', 'migrate']);
     assert.equal(spec.initContainers[0].image, 'example/apiaccess:v1');
-    assert.deepEqual(spec.initContainers[0].resources, { requests: { cpu: '10m', memory: '48Mi' }, limits: { cpu: '500m', memory: '128Mi' } });
+    assert.deepEqual(spec.initContainers[0].resources, { requests: { cpu: '10m', memory: '64Mi' }, limits: { cpu: '500m', memory: '128Mi' } });
     assert.deepEqual(spec.containers[0].env.map((e: { name: string }) => e.name), ['KUBECONFIG', 'KUBERNETES_API_PROXY']);
   });
 

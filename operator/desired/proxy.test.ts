@@ -23,7 +23,7 @@ describe('Proxy mode injection', () => {
     assert.equal(c.image, IMAGE);
     assert.deepEqual(c.args.slice(0, 2), ['proxy', '--port=8001']);
     assert.deepEqual(c.securityContext, { runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } });
-    assert.deepEqual(c.resources, { requests: { cpu: '10m', memory: '48Mi' }, limits: { cpu: '500m', memory: '128Mi' } });
+    assert.deepEqual(c.resources, { requests: { cpu: '10m', memory: '64Mi' }, limits: { cpu: '500m', memory: '128Mi' } });
     assert.ok(c.startupProbe.exec.command.includes('--probe'));
   });
 
