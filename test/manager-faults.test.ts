@@ -331,6 +331,7 @@ describe('the operator process under faults', { concurrency: false }, () => {
     const count = 150;
     const requests = (text: string, labels: Record<string, string>): number => metricValue(text, 'apiaccess_kube_requests_total', labels);
     const before = await op.metrics();
+    const started = Date.now();
     await applyYaml(Array.from({ length: count }, (_, i) => deployment(ns, `b${String(i).padStart(3, '0')}`, { [PROFILE]: 'bulk' })));
     await profileWhere(ns, 'bulk', `${count} bound`, (p) => p.status.workloads?.bound === count && condition(p, 'WorkloadsBound')?.status === 'True', 180_000);
     await sleep(3_000);
@@ -343,7 +344,10 @@ describe('the operator process under faults', { concurrency: false }, () => {
     };
     assert.deepEqual(cost, { workloadWrites: count, reads: 0, reviews: 0 }, 'one apply per workload, nothing read, nothing asked again');
     const events = delta({ verb: 'POST', resource: 'events' });
-    assert.ok(events <= 12, `${events} Events for ${count} workloads: routine ones beyond the burst are summed up on the profile`);
+    // The burst of 10, one more per second the binding took, and a summary per 10 s: far fewer than one per workload.
+    const seconds = Math.ceil((Date.now() - started) / 1000);
+    const allowed = 10 + seconds + Math.ceil(seconds / 10) + 1;
+    assert.ok(events <= Math.min(allowed, count / 4), `${events} Events for ${count} workloads in ${seconds} s: routine ones beyond the burst are summed up on the profile`);
     await waitFor(async () => (await operatorEvents(ns)).find((e) => e.involvedObject.kind === 'ApiAccessProfile' && /^Injected access into \d+ more workloads/.test(e.message)), {
       timeoutMs: WITHIN_MS,
       what: 'the summary Event on the profile',
