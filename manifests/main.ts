@@ -3,9 +3,10 @@ import { join } from 'node:path';
 import { App, YamlOutputType } from 'cdk8s';
 import { Examples } from './examples.ts';
 import { OperatorInstall } from './operator-install.ts';
+import { DEFAULT_IMAGE } from './image.ts';
 import { packageRoot, packageVersion } from './package-root.ts';
 
-export const DEFAULT_IMAGE = 'ghcr.io/api-access-operator/apiaccess';
+export { DEFAULT_IMAGE };
 
 export function buildApp(outdir?: string): App {
   const app = new App({ outdir: outdir ?? process.env.CDK8S_OUTDIR ?? join(packageRoot(), 'manifests', 'dist'), yamlOutputType: YamlOutputType.FILE_PER_CHART });
