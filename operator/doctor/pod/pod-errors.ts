@@ -34,10 +34,9 @@ export function explainPodError(step: PodStep, error: StepError, namespace: stri
   return `${verb} ${resource} of ${where} failed (${error.status} ${error.reason}): ${said}`;
 }
 
-/** An RBAC denial reads `User "u" cannot patch resource "pods/ephemeralcontainers" ...`; admission's 403s read otherwise. */
+/** An RBAC denial reads `User "u" cannot patch resource "pods/ephemeralcontainers" ...` (checked against 1.37); admission's 403s read otherwise. */
 function isRbacDenial(message: string, verb: string, resource: string): boolean {
-  const [base, sub] = resource.split('/');
-  return message.includes(`cannot ${verb} resource "${resource}"`) || (sub !== undefined && message.includes(`cannot ${verb} resource "${base}"`) && message.includes(`subresource "${sub}"`));
+  return message.includes(`cannot ${verb} resource "${resource}"`);
 }
 
 /** ApiError messages start with "PATCH /path: ". */

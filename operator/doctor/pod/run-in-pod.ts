@@ -49,8 +49,9 @@ export async function runDoctorInPod(client: KubeClient, options: PodRunOptions)
   await addEphemeralContainer(client, options, built.container);
   options.say(`Added ephemeral container ${name} (image ${image}) to Pod ${namespace}/${podName}, targeting container ${built.target}; waiting up to ${Math.round(options.timeoutMs / 1000)} s for it to finish`);
   const finished = await waitForTermination(client, options);
-  const log = await step(options, 'read-logs', async () => await client.request<string>('GET', `${podPath(options)}/log`, { query: { container: name } }));
-  const text = typeof log === 'string' ? log : JSON.stringify(log);
+  const log = await step(options, 'read-logs', async () => await client.request<unknown>('GET', `${podPath(options)}/log`, { query: { container: name } }));
+  // Logs come as text/plain (an empty log: no body at all); an object would mean a server that typed them JSON.
+  const text = typeof log === 'string' ? log : log === undefined ? '' : `${JSON.stringify(log, null, 2)}\n`;
   const report = reportFromLogs(text);
   if (!report.ok) throw new PodDoctorError(noReport(options, finished, text, report.problem));
   return { report, container: name, target: built.target };
