@@ -40,11 +40,11 @@ export interface PodRun {
 export async function runDoctorInPod(client: KubeClient, options: PodRunOptions): Promise<PodRun> {
   const { namespace, pod: podName, name, image } = options;
   const pod = await step(options, 'read-pod', async () => await client.request<V1Pod>('GET', podPath(options)));
-  const notRunning = podNotRunning(pod);
-  if (notRunning !== undefined) throw new PodDoctorError(`Pod ${namespace}/${podName} ${notRunning}`);
   const input: EphemeralDoctorInput = { pod, image, name, doctorArgs: options.doctorArgs, ...(options.container !== undefined ? { container: options.container } : {}) };
   const built = ephemeralDoctor(input);
   if (!built.ok) throw new PodDoctorError(built.problem);
+  const notRunning = podNotRunning(pod);
+  if (notRunning !== undefined) throw new PodDoctorError(`Pod ${namespace}/${podName} ${notRunning}`);
   for (const note of built.notes) options.say(`note: ${note}`);
   await addEphemeralContainer(client, options, built.container);
   options.say(`Added ephemeral container ${name} (image ${image}) to Pod ${namespace}/${podName}, targeting container ${built.target}; waiting up to ${Math.round(options.timeoutMs / 1000)} s for it to finish`);
