@@ -45,7 +45,7 @@ export async function checkConfigSource(context: DoctorContext): Promise<Outcome
   }
   const summary = `${connection.reason}; ${whyThisSource(connection)}; context "${connection.context}", server ${connection.server}`;
   if (proxy !== undefined) {
-    const unused = connection.credential.kind === 'none' ? '' : ` (the kubeconfig's ${describeCredential(connection.credential)} is not used: the sidecar replaces it)`;
+    const unused = connection.credential.kind === 'none' ? '' : `; the kubeconfig's credential, ${describeCredential(connection.credential)}, is not used: the sidecar replaces it`;
     return pass(`${summary}; that is ${describeProxy(proxy, false)}, which holds the ServiceAccount token and the CA and forwards only what the ApiAccessProfile allows${unused}`, details);
   }
   const bypassed = connection.source === 'flag' ? undefined : bypassedProxy(connection, env);

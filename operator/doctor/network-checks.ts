@@ -85,7 +85,8 @@ export async function checkApiVersion(context: DoctorContext): Promise<Outcome> 
   const url = new URL(connection.server);
   url.pathname = `${url.pathname.replace(/\/+$/, '')}/version`;
   // Anonymous on purpose: this check asks "is this an API server", identity asks "who am I".
-  // Sending the credential here would report an expired token twice, at the wrong check.
+  // Sending the credential here would report an expired token twice, at the wrong check. (Through
+  // the Proxy-mode sidecar the request carries the sidecar's token, as every request through it does.)
   const response = await get(url, connection, { ...(context.caPem ? { ca: context.caPem } : {}), timeoutMs: context.options.requestTimeoutMs });
   if ('error' in response) return fail(`GET ${url.href}: ${response.error}`, serverRemedy(connection));
   const { status, body } = response;
