@@ -296,6 +296,18 @@ describe('the chain through a fake proxy sidecar', () => {
     assert.equal(check(report, 'identity').verdict, 'skip');
   });
 
+  it('GIVEN KUBERNETES_API_PROXY but a kubeconfig straight to the API server THEN config-source warns that the proxy is bypassed', async () => {
+    const file = join(dir, 'direct.kubeconfig');
+    writeFileSync(file, stringify({ apiVersion: 'v1', kind: 'Config', clusters: [{ name: 'c', cluster: { server: UPSTREAM } }], users: [{ name: 'u', user: {} }], contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }], 'current-context': 'c' }));
+
+    const report = await runDoctor({ can: [], environment: { env: { KUBECONFIG: file, KUBERNETES_API_PROXY: proxy.url }, home: dir, inClusterRoot: join(dir, 'none') }, now: () => new Date(), connectTimeoutMs: 200, requestTimeoutMs: 200 });
+    const source = check(report, 'config-source');
+
+    assert.equal(source.verdict, 'warn');
+    assert.match(source.summary, new RegExp(`but KUBERNETES_API_PROXY=${proxy.url} is set .*this configuration does not use it`));
+    assert.equal(report.proxy, null);
+  });
+
   it('GIVEN nothing listens on the proxy port THEN tcp-connect names the sidecar and its logs', async () => {
     const closed = createServer();
     await new Promise<void>((done) => closed.listen(0, '127.0.0.1', done));
