@@ -1,7 +1,9 @@
-// `apiaccess doctor` on the real cluster: green inside real Pods of the operator image in both modes
-// (the ServiceAccount's in-cluster config and the generated kubeconfig), and each broken setup fails
-// at the check that names the cause. Pods are built by hand with the exact shapes of api.md; the
-// setups a Pod cannot have (a wrong CA, a forged token) run doctor from this machine.
+// `apiaccess doctor` on the real cluster: green inside real Pods of the operator image in every mode
+// (the ServiceAccount's in-cluster config, the generated kubeconfig, and Proxy mode through the real
+// apiaccess-proxy sidecar), and each broken setup fails at the check that names the cause. Pods are
+// built by hand with the exact shapes of api.md (Proxy mode's from the operator's own pure builders);
+// the setups a Pod cannot have (a wrong CA, a forged token) run doctor from this machine, and
+// `doctor --pod` runs it from this machine inside a Pod of an image without apiaccess.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createPrivateKey, sign } from 'node:crypto';
@@ -12,9 +14,14 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
+import { parseSpec } from '../crds/apiaccessprofile.ts';
+import { EXAMPLES_IMAGE } from '../manifests/examples.ts';
+import { desiredObjects } from '../operator/desired/owned-objects.ts';
+import { podTemplateInjection } from '../operator/desired/pod-template.ts';
+import { resolveProfile } from '../operator/desired/profile.ts';
 import type { KubeClient } from '../operator/kube/client.ts';
 import { runProgram, type ProcessResult } from './clients.ts';
-import { applyYaml, createNamespace, kubectl, testCluster, waitFor } from './harness.ts';
+import { applyYaml, createNamespace, kubeconfigPath, kubectl, testCluster, waitFor } from './harness.ts';
 import { adminClient } from './operator-process.ts';
 import { manifest } from './install.ts';
 import { execInPod, readyPod } from './pods.ts';
@@ -36,6 +43,7 @@ interface Report {
   ok: boolean;
   source: string | null;
   server: string | null;
+  proxy: string | null;
   identity: { username: string; groups: string[] } | null;
   namespace: string | null;
   checks: Check[];
@@ -48,7 +56,10 @@ interface DoctorRun extends ProcessResult {
 let admin: KubeClient;
 let ns = '';
 let work = '';
-const pods = {} as Record<'serviceAccount' | 'kubeconfig' | 'noToken', V1Pod>;
+const pods = {} as Record<'serviceAccount' | 'kubeconfig' | 'noToken' | 'proxy' | 'clients', V1Pod>;
+/** The Proxy-mode profile of these tests: its ServiceAccount may get and list pods, nothing else. */
+const PROXY_PROFILE = 'proxied';
+const PROXY_URL = 'http://127.0.0.1:8001';
 
 function parseReport(result: ProcessResult): DoctorRun {
   let report: Report;
@@ -69,6 +80,14 @@ async function doctorInPod(pod: V1Pod, args: readonly string[] = []): Promise<Do
 const OPERATOR_IMAGE = (manifest('operator.k8s.yaml').find((o) => o.kind === 'Deployment') as unknown as { spec: { template: { spec: { containers: Array<{ image: string }> } } } }).spec.template.spec.containers[0]!.image;
 /** A container that only waits, so doctor can be exec'd into it; non-root, read-only root filesystem. */
 const WAITING_CONTAINER = `{name: app, image: ${OPERATOR_IMAGE}, imagePullPolicy: IfNotPresent, command: [/usr/local/bin/node, -e, "setInterval(() => {}, 3600000)"], securityContext: {runAsNonRoot: true, runAsUser: 65532, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false}`;
+/** The same container as an object, for Pods built from objects. */
+const WAITING_CONTAINER_SPEC = {
+  name: 'app',
+  image: OPERATOR_IMAGE,
+  imagePullPolicy: 'IfNotPresent',
+  command: ['/usr/local/bin/node', '-e', 'setInterval(() => {}, 3600000)'],
+  securityContext: { runAsNonRoot: true, runAsUser: 65532, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false },
+};
 
 /** doctor on this machine with an empty HOME and no KUBECONFIG, so only the flags count. */
 async function doctorHere(args: readonly string[]): Promise<ProcessResult> {
@@ -89,6 +108,20 @@ function check(report: Report, name: string): Check {
 function explain(run: ProcessResult & { report?: Report }): string {
   const checks = run.report?.checks.map((c) => `${c.name} ${c.verdict}: ${c.summary}${c.remedy ? ` | fix: ${c.remedy}` : ''}`).join('\n') ?? run.stdout;
   return `exit ${run.code}\n${checks}\nstderr: ${run.stderr}`;
+}
+
+/** doctor --pod from this machine, as admin (who may patch pods/ephemeralcontainers and read pods/log). */
+async function doctorPod(pod: V1Pod, args: readonly string[]): Promise<ProcessResult> {
+  return await doctorHere(['--kubeconfig', kubeconfigPath('admin'), '--pod', pod.metadata!.name!, '-n', pod.metadata!.namespace!, ...args]);
+}
+
+/** Through the proxy: no check fails or warns, and exactly the checks that belong to the sidecar are not applicable. */
+function assertPassThroughProxy(run: DoctorRun): void {
+  assert.equal(run.code, 0, explain(run));
+  assert.equal(run.report.ok, true, explain(run));
+  assert.deepEqual(run.report.checks.filter((c) => c.verdict === 'fail' || c.verdict === 'warn').map((c) => c.name), [], explain(run));
+  assert.deepEqual(run.report.checks.filter((c) => c.verdict === 'skip').map((c) => c.name), ['token-file', 'token-claims', 'ca-certificate', 'tls-handshake'], explain(run));
+  for (const name of ['token-file', 'token-claims', 'ca-certificate']) assert.match(check(run.report, name).summary, /the proxy sidecar holds the token and the CA/, explain(run));
 }
 
 function assertAllPass(run: DoctorRun): void {
@@ -218,9 +251,55 @@ spec:
   terminationGracePeriodSeconds: 1
   containers: [${WAITING_CONTAINER}}]
 `);
+    // Proxy mode exactly as the operator injects it: the profile's objects (ServiceAccount, Role,
+    // RoleBinding, the kubeconfig and rules ConfigMaps) and the pod-template injection, from the
+    // operator's own pure builders, around a waiting container of the operator image.
+    const parsed = parseSpec({ auth: 'Proxy', permissions: { rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] }] } });
+    assert.ok(parsed.ok, parsed.ok ? '' : parsed.message);
+    const proxyProfile = resolveProfile({ name: PROXY_PROFILE, namespace: ns, spec: parsed.spec });
+    await applyYaml(desiredObjects(proxyProfile));
+    const { injection } = podTemplateInjection(proxyProfile, ['app'], { proxyImage: OPERATOR_IMAGE });
+    const app = injection.spec.containers![0]!;
+    await applyYaml([
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'proxy-mode', namespace: ns, labels: { doctor: 'proxy-mode' } },
+        spec: {
+          serviceAccountName: injection.spec.serviceAccountName,
+          automountServiceAccountToken: injection.spec.automountServiceAccountToken,
+          terminationGracePeriodSeconds: 1,
+          volumes: injection.spec.volumes,
+          initContainers: injection.spec.initContainers,
+          containers: [{ ...WAITING_CONTAINER_SPEC, env: app.env, volumeMounts: app.volumeMounts }],
+        },
+      },
+      // An image without apiaccess (the clients image), ServiceAccount mode: doctor reaches it only through --pod.
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'clients-sa', namespace: ns, labels: { doctor: 'clients-sa' } },
+        spec: {
+          serviceAccountName: SA,
+          automountServiceAccountToken: true,
+          terminationGracePeriodSeconds: 1,
+          containers: [
+            {
+              name: 'app',
+              image: EXAMPLES_IMAGE,
+              imagePullPolicy: 'IfNotPresent',
+              command: ['sleep', 'infinity'],
+              securityContext: { runAsNonRoot: true, runAsUser: 65532, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } },
+            },
+          ],
+        },
+      },
+    ]);
     pods.serviceAccount = await readyPod(admin, ns, 'doctor=sa-mode', undefined);
     pods.kubeconfig = await readyPod(admin, ns, 'doctor=kubeconfig-mode', undefined);
     pods.noToken = await readyPod(admin, ns, 'doctor=no-token', undefined);
+    pods.proxy = await readyPod(admin, ns, 'doctor=proxy-mode', undefined);
+    pods.clients = await readyPod(admin, ns, 'doctor=clients-sa', undefined);
   });
 
   after(() => {
@@ -279,6 +358,72 @@ spec:
     assert.equal(check(run.report, 'can-get-pods').verdict, 'pass');
     assert.match(check(run.report, 'can-delete-pods').summary, new RegExp(`denied: system:serviceaccount:${ns}:${SA} may not delete pods in namespace ${ns}`));
     assert.equal(run.report.checks.filter((c) => c.verdict === 'fail').length, 1, explain(run));
+  });
+
+  it('GIVEN a Pod in Proxy mode THEN doctor inside passes through the real sidecar, which holds the token and the CA, and --can get/list go through it for real', async () => {
+    const run = await doctorInPod(pods.proxy, ['--can', 'list', 'pods', '--can', 'get', 'pods']);
+
+    assertPassThroughProxy(run);
+    assert.equal(run.report.source, 'KUBECONFIG');
+    assert.equal(run.report.server, PROXY_URL);
+    assert.equal(run.report.proxy, PROXY_URL);
+    assert.equal(run.report.identity?.username, `system:serviceaccount:${ns}:${PROXY_PROFILE}`);
+    assert.equal(run.report.namespace, ns);
+    assert.match(check(run.report, 'config-source').summary, /that is the apiaccess proxy sidecar \(KUBERNETES_API_PROXY matches\)/);
+    assert.match(check(run.report, 'tls-handshake').summary, /never leaves the Pod/);
+    assert.match(check(run.report, 'identity').summary, /authenticated by the proxy sidecar's ServiceAccount token/);
+    assert.match(check(run.report, 'can-list-pods').summary, new RegExp(`GET /api/v1/namespaces/${ns}/pods\\?limit=1 through the proxy answered 200`));
+    assert.match(check(run.report, 'can-get-pods').summary, /through the proxy answered 404 \(no such object: the request was authorized\)/);
+  });
+
+  it('GIVEN a Proxy-mode Pod and --can of verbs its profile does not allow THEN each fails as the proxy\'s refusal, naming the rule to add', async () => {
+    const run = await doctorInPod(pods.proxy, ['--can', 'list', 'pods', '--can', 'watch', 'pods', '--can', 'list', 'secrets']);
+
+    assert.equal(run.code, 1, explain(run));
+    assert.equal(firstFailure(run.report), 'can-watch-pods', explain(run));
+    assert.equal(check(run.report, 'can-list-pods').verdict, 'pass', explain(run));
+    const watch = check(run.report, 'can-watch-pods');
+    const secrets = check(run.report, 'can-list-secrets');
+    assert.match(watch.summary, new RegExp(`^refused by the proxy sidecar: watch pods in namespace ${ns} is not in the permissions of ApiAccessProfile ${ns}/${PROXY_PROFILE}`), explain(run));
+    assert.equal(watch.remedy, `add to ApiAccessProfile ${ns}/${PROXY_PROFILE}'s spec.permissions.rules: {apiGroups: [""], resources: ["pods"], verbs: ["watch"]}`);
+    assert.equal((watch.details?.proxy as { refusedBy?: string } | undefined)?.refusedBy, 'proxy');
+    assert.equal(secrets.remedy, `add to ApiAccessProfile ${ns}/${PROXY_PROFILE}'s spec.permissions.rules: {apiGroups: [""], resources: ["secrets"], verbs: ["list"]}`);
+  });
+
+  it('GIVEN a Pod of an image without apiaccess (ServiceAccount mode) THEN doctor --pod prints the in-Pod report, as --json and as the table, with its verdict', async () => {
+    const json = await doctorPod(pods.clients, ['--can', 'list', 'pods', '--json']);
+    const run = parseReport(json);
+    const table = await doctorPod(pods.clients, ['--can', 'delete', 'pods']);
+
+    assertAllPass(run);
+    assert.equal(run.report.source, 'in-cluster');
+    assert.equal(run.report.server, 'https://10.96.0.1:443');
+    assert.equal(run.report.identity?.username, `system:serviceaccount:${ns}:${SA}`);
+    assert.equal(run.report.namespace, ns);
+    // The token the kubelet mounted for the clients Pod, seen through the copied mount: bound to that Pod.
+    assert.equal(check(run.report, 'token-claims').details?.pod, 'clients-sa');
+    assert.match(json.stderr, new RegExp(`Added ephemeral container apiaccess-doctor-[a-z0-9]{5} \\(image ${OPERATOR_IMAGE.replace(/[.]/g, '\\.')}\\) to Pod ${ns}/clients-sa, targeting container app`));
+    assert.equal(table.code, 1, table.stdout + table.stderr);
+    assert.match(table.stdout, /^CHECK +VERDICT +SUMMARY$/m);
+    assert.match(table.stdout, new RegExp(`^can-delete-pods +FAIL +denied: system:serviceaccount:${ns}:${SA} may not delete pods`, 'm'));
+    assert.match(table.stdout, /FAILED at can-delete-pods/);
+    const live = await admin.request<V1Pod>('GET', `/api/v1/namespaces/${ns}/pods/clients-sa`);
+    assert.equal(live.spec?.ephemeralContainers?.filter((c) => /^apiaccess-doctor-[a-z0-9]{5}$/.test(c.name)).length, 2);
+  });
+
+  it('GIVEN doctor --pod on a Proxy-mode Pod THEN the ephemeral container reaches the sidecar on the Pod\'s loopback', async () => {
+    const run = parseReport(await doctorPod(pods.proxy, ['--can', 'list', 'pods', '--json']));
+
+    assertPassThroughProxy(run);
+    assert.equal(run.report.proxy, PROXY_URL);
+    assert.equal(run.report.identity?.username, `system:serviceaccount:${ns}:${PROXY_PROFILE}`);
+  });
+
+  it('GIVEN doctor --pod naming a container the Pod does not have THEN it exits 1 naming the Pod and its containers', async () => {
+    const run = await doctorPod(pods.clients, ['--container', 'nope']);
+
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stderr, new RegExp(`Pod ${ns}/clients-sa has no container nope; its containers: app`));
   });
 
   it('GIVEN a kubeconfig whose CA is another self-signed CA THEN ca-certificate passes and tls-handshake fails', async () => {

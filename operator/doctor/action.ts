@@ -12,6 +12,12 @@ const REQUEST_TIMEOUT_MS = 10_000;
 export async function doctorAction(flags: DoctorFlags): Promise<void> {
   const queries = parseAccessQueries(flags.can ?? []);
   if (!queries.ok) throw new CommandExit(EXIT_USAGE, queries.problem);
+  const podOnly = (['container', 'image', 'timeout'] as const).filter((flag) => flags[flag] !== undefined);
+  if (flags.pod === undefined && podOnly.length > 0) throw new CommandExit(EXIT_USAGE, `--${podOnly[0]} needs --pod NAME`);
+  if (flags.pod !== undefined) {
+    await (await import('./pod/pod-action.ts')).podDoctorAction({ ...flags, pod: flags.pod });
+    return;
+  }
   const report = await runDoctor({
     ...(flags.kubeconfig !== undefined ? { kubeconfig: flags.kubeconfig } : {}),
     ...(flags.namespace !== undefined ? { namespace: flags.namespace } : {}),

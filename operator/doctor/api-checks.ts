@@ -1,12 +1,14 @@
 // Checks that ask the API server about the caller, with the same client configuration as
-// `apiaccess run`: who am I (SelfSubjectReview), what may I do here (SelfSubjectRulesReview), may I
-// do this (SelfSubjectAccessReview, one per --can).
+// `apiaccess run`: who am I (SelfSubjectReview) and what may I do here (SelfSubjectRulesReview).
+// Through the Proxy-mode sidecar both go through it as usual (it always lets them pass); its own
+// failures (503: it cannot reach the API server) are told apart from the API server's answers.
 import { resolveClientConfig } from '../config/client-config.ts';
-import { isApiError, KubeClient } from '../kube/client.ts';
-import { describeTarget, type AccessQuery } from './can.ts';
+import { isApiError, KubeClient, type ApiError } from '../kube/client.ts';
 import { fail, pass, warn, type Outcome } from './chain.ts';
 import { chooseNamespace, type DoctorContext } from './context.ts';
 import { describeCredential } from './local-checks.ts';
+import { isProxyRefusalMessage } from './proxy-refusal.ts';
+import { sidecarLogsHint } from './proxy-route.ts';
 
 interface SelfSubjectReview {
   status?: { userInfo?: { username?: string; groups?: string[] } };
@@ -28,10 +30,6 @@ interface SelfSubjectRulesReview {
   status?: { resourceRules?: ResourceRule[]; nonResourceRules?: NonResourceRule[]; incomplete?: boolean; evaluationError?: string };
 }
 
-interface SelfSubjectAccessReview {
-  status?: { allowed?: boolean; denied?: boolean; reason?: string; evaluationError?: string };
-}
-
 // Every authenticated user may create these reviews (system:basic-user): not worth listing as a permission.
 const SELF_REVIEWS = new Set(['selfsubjectaccessreviews', 'selfsubjectrulesreviews', 'selfsubjectreviews']);
 const SHOWN_RULES = 6;
@@ -46,7 +44,7 @@ export async function checkIdentity(context: DoctorContext): Promise<Outcome> {
     return fail(`cannot build the API client: ${message(error)}`, 'see config-source; this is the configuration `apiaccess run` would use');
   }
   context.client = client;
-  const credential = describeCredential(context.connection!.credential);
+  const credential = credentialText(context);
   try {
     const review = await client.request<SelfSubjectReview>('POST', '/apis/authentication.k8s.io/v1/selfsubjectreviews', {
       body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
@@ -58,13 +56,17 @@ export async function checkIdentity(context: DoctorContext): Promise<Outcome> {
     return pass(`${username} (groups: ${groups.join(', ') || 'none'}), authenticated by ${credential}`, { username, groups });
   } catch (error) {
     if (!isApiError(error)) throw error;
+    const proxyFailure = context.proxy !== undefined ? proxyProblem(context, error, 'SelfSubjectReview') : undefined;
+    if (proxyFailure !== undefined) return proxyFailure;
     if (error.status === 401) {
       return fail(`the server rejected the credential (401 Unauthorized): ${credential}`, unauthorizedRemedy(context));
     }
     if (error.status === 403) {
       return fail(
         `the server treats these requests as anonymous (403 Forbidden on SelfSubjectReview): ${credential}`,
-        'give the client a credential: a ServiceAccount token (in-cluster or tokenFile) or a client certificate',
+        context.proxy !== undefined
+          ? `the sidecar sent no usable token (its token file unreadable?): \`${sidecarLogsHint(context.options.environment.env, chooseNamespace(context).name)}\``
+          : 'give the client a credential: a ServiceAccount token (in-cluster or tokenFile) or a client certificate',
       );
     }
     if (error.status === 404) {
@@ -76,10 +78,17 @@ export async function checkIdentity(context: DoctorContext): Promise<Outcome> {
 
 export async function checkPermissions(context: DoctorContext): Promise<Outcome> {
   const namespace = chooseNamespace(context);
-  const review = await context.client!.request<SelfSubjectRulesReview>('POST', '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews', {
-    body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace: namespace.name } },
-    timeoutMs: context.options.requestTimeoutMs,
-  });
+  let review: SelfSubjectRulesReview;
+  try {
+    review = await context.client!.request<SelfSubjectRulesReview>('POST', '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews', {
+      body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace: namespace.name } },
+      timeoutMs: context.options.requestTimeoutMs,
+    });
+  } catch (error) {
+    const proxyFailure = isApiError(error) && context.proxy !== undefined ? proxyProblem(context, error, 'SelfSubjectRulesReview') : undefined;
+    if (proxyFailure !== undefined) return proxyFailure;
+    throw error;
+  }
   const status = review?.status ?? {};
   const rules = (status.resourceRules ?? []).filter((r) => !(r.resources ?? []).every((resource) => SELF_REVIEWS.has(resource)));
   const where = `namespace ${namespace.name} (${namespace.from})`;
@@ -96,33 +105,6 @@ export async function checkPermissions(context: DoctorContext): Promise<Outcome>
   return pass(`${where}: ${shown}${more}`, details);
 }
 
-/** One check per --can; its name is `can-<verb>-<target>`. */
-export function checkCan(query: AccessQuery): (context: DoctorContext) => Promise<Outcome> {
-  return async (context) => {
-    const namespace = chooseNamespace(context);
-    const review = await context.client!.request<SelfSubjectAccessReview>('POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', {
-      body: {
-        apiVersion: 'authorization.k8s.io/v1',
-        kind: 'SelfSubjectAccessReview',
-        spec: { resourceAttributes: { namespace: namespace.name, verb: query.verb, group: query.group, resource: query.resource, ...(query.subresource ? { subresource: query.subresource } : {}) } },
-      },
-      timeoutMs: context.options.requestTimeoutMs,
-    });
-    const status = review?.status ?? {};
-    const action = `${query.verb} ${describeTarget(query)} in namespace ${namespace.name}`;
-    const details = { verb: query.verb, group: query.group, resource: query.resource, subresource: query.subresource, namespace: namespace.name, allowed: status.allowed === true, reason: status.reason };
-    if (status.allowed === true) return pass(`allowed: ${action}${status.reason ? ` (${status.reason})` : ''}`, details);
-    const who = context.identity?.username || 'this identity';
-    const because = status.reason || status.evaluationError || 'no RBAC rule allows it';
-    const resource = `${query.resource}${query.subresource ? `/${query.subresource}` : ''}`;
-    return fail(
-      `denied: ${who} may not ${action}: ${because}`,
-      `grant it: a Role rule {apiGroups: ["${query.group}"], resources: ["${resource}"], verbs: ["${query.verb}"]} bound to ${who} in ${namespace.name}, or add it to the ApiAccessProfile's permissions`,
-      details,
-    );
-  };
-}
-
 function describeRule(rule: ResourceRule): string {
   const groups = rule.apiGroups ?? [''];
   const resources = (rule.resources ?? []).flatMap((resource) => groups.map((group) => (group === '' ? resource : `${resource}.${group}`)));
@@ -130,13 +112,47 @@ function describeRule(rule: ResourceRule): string {
   return `${resources.join(', ')}${names}: ${rule.verbs.join(', ')}`;
 }
 
+/**
+ * What went wrong in the sidecar rather than at the API server: it cannot reach the server (503),
+ * or it refused a request it always lets through (an older or misconfigured proxy). Undefined: the
+ * API server answered, and the caller explains that.
+ */
+export function proxyProblem(context: DoctorContext, error: ApiError, what: string): Outcome | undefined {
+  const logs = `\`${sidecarLogsHint(context.options.environment.env, chooseNamespace(context).name)}\``;
+  if (error.status === 503) {
+    return fail(
+      `${what}: the proxy sidecar cannot reach the API server (HTTP 503): ${stripMethod(error.message)}`,
+      `${logs}; check the ApiAccessProfile's spec.kubeconfig.server (the URL the proxy forwards to) and NetworkPolicy egress from the Pod to the API server`,
+      { status: 503, proxy: context.proxy?.url },
+    );
+  }
+  if (error.status === 403 && isProxyRefusalMessage(error.message)) {
+    return fail(`${what}: refused by the proxy sidecar itself, which always allows it: ${stripMethod(error.message)}`, `the sidecar is older than this doctor or misconfigured: ${logs}; re-apply the operator's install so both come from one image`, { status: 403, proxy: context.proxy?.url });
+  }
+  return undefined;
+}
+
+/** How the requests authenticate, for summaries: through the proxy, the sidecar's token. */
+export function credentialText(context: DoctorContext): string {
+  if (context.proxy !== undefined) return `the proxy sidecar's ServiceAccount token (through ${context.proxy.url})`;
+  return describeCredential(context.connection!.credential);
+}
+
 function unauthorizedRemedy(context: DoctorContext): string {
+  if (context.proxy !== undefined) {
+    return `the API server rejects the sidecar's token (expired, or its Pod or ServiceAccount was re-created): \`${sidecarLogsHint(context.options.environment.env, chooseNamespace(context).name)}\`, then restart the Pod`;
+  }
   const credential = context.connection!.credential;
   if (credential.kind === 'client-certificate') return 'the client certificate is not signed by the cluster\'s client CA, or has expired: issue a new one';
   if (credential.kind === 'token-file' || credential.kind === 'token') {
     return 'the token is expired, revoked (its Pod, Secret or ServiceAccount was deleted or re-created), for another cluster or audience: get a fresh one (restart the Pod; kubectl create token SERVICEACCOUNT)';
   }
   return 'the credential is not accepted: refresh it (kubectl with the same kubeconfig shows the same error)';
+}
+
+/** ApiError messages start with "POST /path: ". */
+function stripMethod(text: string): string {
+  return text.replace(/^[A-Z]+ \S+: /, '');
 }
 
 function message(error: unknown): string {

@@ -4,6 +4,7 @@ import type { ClientConfigEnvironment } from '../config/client-config.ts';
 import type { KubeClient } from '../kube/client.ts';
 import type { AccessQuery } from './can.ts';
 import type { Connection } from './connection.ts';
+import type { ProxyRoute } from './proxy-route.ts';
 import type { TokenClaims } from '../config/jwt.ts';
 
 export interface DoctorOptions {
@@ -33,6 +34,8 @@ export interface DoctorContext {
   readonly options: DoctorOptions;
   /** Set by config-source. */
   connection?: Connection;
+  /** Set by config-source when the server is the Proxy-mode sidecar (or another loopback proxy). */
+  proxy?: ProxyRoute;
   /** Set by token-file or config-source (an inline token); used to decode claims, never printed. */
   token?: string;
   /** Set by token-claims when the token is a JWT. */

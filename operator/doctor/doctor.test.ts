@@ -148,6 +148,7 @@ describe('table', () => {
       ok: false,
       source: 'flag',
       server: 'https://x',
+      proxy: null,
       identity: null,
       namespace: 'default',
       checks: [

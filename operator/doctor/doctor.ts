@@ -1,6 +1,7 @@
 // `apiaccess doctor`: the ordered chain of checks, from "which configuration" to "may I do this",
 // each layer needing the one below it, so the first failure is where access breaks.
-import { checkCan, checkIdentity, checkPermissions } from './api-checks.ts';
+import { checkIdentity, checkPermissions } from './api-checks.ts';
+import { checkCan } from './can-check.ts';
 import { describeTarget, type AccessQuery } from './can.ts';
 import { CAN_PREFIX, CheckName, runChain, type Check, type CheckResult } from './chain.ts';
 import { chooseNamespace, type DoctorContext, type DoctorOptions, type Identity } from './context.ts';
@@ -12,6 +13,8 @@ export interface DoctorReport {
   readonly ok: boolean;
   readonly source: string | null;
   readonly server: string | null;
+  /** The Proxy-mode sidecar's URL when the server is it (the API server is then behind it). */
+  readonly proxy: string | null;
   readonly identity: Identity | null;
   readonly namespace: string | null;
   readonly checks: readonly CheckResult[];
@@ -47,6 +50,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
       ok: checks.every((c) => c.verdict !== 'fail'),
       source: connection?.source ?? null,
       server: connection?.server ?? null,
+      proxy: context.proxy?.url ?? null,
       identity: context.identity ?? null,
       namespace: connection ? chooseNamespace(context).name : null,
       checks,

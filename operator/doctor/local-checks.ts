@@ -6,6 +6,7 @@ import { fail, notApplicable, pass, warn, type Outcome } from './chain.ts';
 import type { Connection, Credential } from './connection.ts';
 import { gatherConnection } from './connection.ts';
 import { WARN_BEFORE_EXPIRY_MS, type DoctorContext } from './context.ts';
+import { bypassedProxy, describeProxy, detectProxyRoute, PROXY_ENV, PROXY_HOLDS_CREDENTIALS } from './proxy-route.ts';
 import { decodeJwt, type TokenClaims } from '../config/jwt.ts';
 
 const PRECEDENCE = '--kubeconfig > KUBECONFIG > in-cluster > ~/.kube/config';
@@ -17,7 +18,12 @@ export async function checkConfigSource(context: DoctorContext): Promise<Outcome
   }
   const connection = gathered.connection;
   context.connection = connection;
-  if (connection.credential.kind === 'token') context.token = connection.credential.token;
+  const env = context.options.environment.env;
+  const proxy = detectProxyRoute(connection, env);
+  if (proxy !== undefined) context.proxy = proxy;
+  // Through the proxy a token in the kubeconfig is never used (the sidecar strips Authorization):
+  // decoding it would only report on a credential that plays no part.
+  if (connection.credential.kind === 'token' && proxy === undefined) context.token = connection.credential.token;
   const details = {
     source: connection.source,
     reason: connection.reason,
@@ -28,6 +34,7 @@ export async function checkConfigSource(context: DoctorContext): Promise<Outcome
     user: connection.user,
     server: connection.server,
     credential: connection.credential.kind,
+    ...(proxy !== undefined ? { proxy: { url: proxy.url, envMatches: proxy.envMatches, loopback: proxy.loopback } } : {}),
   };
   if (connection.inClusterProblem !== undefined) {
     return warn(
@@ -36,12 +43,26 @@ export async function checkConfigSource(context: DoctorContext): Promise<Outcome
       details,
     );
   }
-  return pass(`${connection.reason}; ${whyThisSource(connection)}; context "${connection.context}", server ${connection.server}`, details);
+  const summary = `${connection.reason}; ${whyThisSource(connection)}; context "${connection.context}", server ${connection.server}`;
+  if (proxy !== undefined) {
+    const unused = connection.credential.kind === 'none' ? '' : `; the kubeconfig's credential, ${describeCredential(connection.credential)}, is not used: the sidecar replaces it`;
+    return pass(`${summary}; that is ${describeProxy(proxy, false)}, which holds the ServiceAccount token and the CA and forwards only what the ApiAccessProfile allows${unused}`, details);
+  }
+  const bypassed = connection.source === 'flag' ? undefined : bypassedProxy(connection, env);
+  if (bypassed !== undefined) {
+    return warn(
+      `${summary}; but ${PROXY_ENV}=${bypassed} is set (an ApiAccessProfile in Proxy mode), and this configuration does not use it`,
+      `in Proxy mode only the sidecar holds a token: use the kubeconfig the profile mounts (its env, KUBECONFIG by default), or send requests to $${PROXY_ENV}`,
+      details,
+    );
+  }
+  return pass(summary, details);
 }
 
 export async function checkTokenFile(context: DoctorContext): Promise<Outcome> {
   const connection = context.connection!;
   const credential = connection.credential;
+  if (context.proxy !== undefined) return notApplicable(`not applicable: ${PROXY_HOLDS_CREDENTIALS} (Proxy mode); this container sends no credential`);
   if (credential.kind !== 'token-file') return notApplicable(`no token file: the credential is ${describeCredential(credential)}`);
   const { path } = credential;
   let size: number;
@@ -69,6 +90,7 @@ export async function checkTokenFile(context: DoctorContext): Promise<Outcome> {
 }
 
 export async function checkTokenClaims(context: DoctorContext): Promise<Outcome> {
+  if (context.proxy !== undefined) return notApplicable(`not applicable: ${PROXY_HOLDS_CREDENTIALS} (Proxy mode); identity shows whom the sidecar's token authenticates`);
   if (context.token === undefined) return notApplicable(`no token: the credential is ${describeCredential(context.connection!.credential)}`);
   const decoded = decodeJwt(context.token);
   if (!decoded.ok) return notApplicable(`the token is ${decoded.problem}: an opaque token only the API server can judge (see identity)`);
@@ -98,6 +120,7 @@ export async function checkTokenClaims(context: DoctorContext): Promise<Outcome>
 
 export async function checkCaCertificate(context: DoctorContext): Promise<Outcome> {
   const connection = context.connection!;
+  if (context.proxy !== undefined) return notApplicable(`not applicable: ${PROXY_HOLDS_CREDENTIALS} (Proxy mode); the sidecar verifies the API server's certificate`);
   if (!connection.https) return notApplicable('plain HTTP: no certificate authority is involved');
   const ca = connection.ca;
   if (ca.kind === 'system') {

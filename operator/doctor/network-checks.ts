@@ -1,12 +1,16 @@
 // Checks that talk to the API server below the Kubernetes API: TCP, the TLS handshake (always
 // verifying the CA and the host name: doctor never turns verification off), and GET /version.
-import * as http from 'node:http';
-import * as https from 'node:https';
-import { connect as tcpConnect, isIP } from 'node:net';
+// Through the Proxy-mode sidecar the first hop is plain HTTP on the Pod's loopback: TLS is the
+// sidecar's business, and a failure names the sidecar rather than the API server.
+import { connect as tcpConnect } from 'node:net';
 import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
-import { fail, pass, warn, type Outcome } from './chain.ts';
+import { PROXY_CONTAINER } from '../../crds/apiaccessprofile.ts';
+import { fail, notApplicable, pass, warn, type Outcome } from './chain.ts';
 import type { Connection } from './connection.ts';
-import type { DoctorContext } from './context.ts';
+import { chooseNamespace, type DoctorContext } from './context.ts';
+import { get, sni, verifiedName } from './http-get.ts';
+import { upstreamUnreachable } from './proxy-refusal.ts';
+import { describeProxy, PROXY_ENV, sidecarLogsHint } from './proxy-route.ts';
 
 export async function checkTcpConnect(context: DoctorContext): Promise<Outcome> {
   const connection = context.connection!;
@@ -37,11 +41,22 @@ export async function checkTcpConnect(context: DoctorContext): Promise<Outcome> 
     EAI_AGAIN: 'DNS did not answer',
   };
   const reason = why[error.code ?? ''] ?? 'the connection failed';
+  const proxy = context.proxy;
+  if (proxy !== undefined) {
+    return fail(
+      `cannot connect to ${describeProxy(proxy)}: ${error.code ?? error.message} (${reason})`,
+      `the ${PROXY_CONTAINER} sidecar is not running, or listens on another port: \`${sidecarLogsHint(context.options.environment.env, chooseNamespace(context).name)}\`; its port is the ApiAccessProfile's spec.proxy.port (default 8001), which the mounted kubeconfig and ${PROXY_ENV} must name`,
+      { host, port, code: error.code, proxy: proxy.url },
+    );
+  }
   return fail(`cannot connect to ${target}: ${error.code ?? error.message} (${reason})`, serverRemedy(connection), { host, port, code: error.code });
 }
 
 export async function checkTlsHandshake(context: DoctorContext): Promise<Outcome> {
   const connection = context.connection!;
+  if (context.proxy?.loopback === true) {
+    return notApplicable(`plain HTTP to ${describeProxy(context.proxy)}: this hop never leaves the Pod; the sidecar verifies the API server's certificate itself`);
+  }
   if (!connection.https) {
     return warn(`${connection.server} is plain HTTP: no TLS, requests and credentials travel unencrypted`, 'use the API server\'s https:// address');
   }
@@ -70,10 +85,19 @@ export async function checkApiVersion(context: DoctorContext): Promise<Outcome> 
   const url = new URL(connection.server);
   url.pathname = `${url.pathname.replace(/\/+$/, '')}/version`;
   // Anonymous on purpose: this check asks "is this an API server", identity asks "who am I".
-  // Sending the credential here would report an expired token twice, at the wrong check.
-  const response = await get(url, connection, context.caPem, context.options.requestTimeoutMs);
+  // Sending the credential here would report an expired token twice, at the wrong check. (Through
+  // the Proxy-mode sidecar the request carries the sidecar's token, as every request through it does.)
+  const response = await get(url, connection, { ...(context.caPem ? { ca: context.caPem } : {}), timeoutMs: context.options.requestTimeoutMs });
   if ('error' in response) return fail(`GET ${url.href}: ${response.error}`, serverRemedy(connection));
   const { status, body } = response;
+  const unreachable = context.proxy !== undefined ? upstreamUnreachable(response) : undefined;
+  if (unreachable !== undefined) {
+    return fail(
+      `GET ${url.pathname}: the proxy sidecar answers but cannot reach the API server (HTTP 503): ${unreachable}`,
+      `\`${sidecarLogsHint(context.options.environment.env, chooseNamespace(context).name)}\`; check the ApiAccessProfile's spec.kubeconfig.server (the URL the proxy forwards to) and NetworkPolicy egress from the Pod to the API server`,
+      { status, proxy: context.proxy?.url },
+    );
+  }
   if (status === 401 || status === 403) {
     return warn(
       `GET ${url.pathname}: HTTP ${status} to an anonymous request: the server answers but hides its version from anonymous users`,
@@ -115,42 +139,6 @@ function handshake(connection: Connection, ca: Buffer | undefined, timeoutMs: nu
     });
     socket.once('error', (error: NodeJS.ErrnoException) => resolve({ ok: false, ...(error.code ? { code: error.code } : {}), message: error.message }));
   });
-}
-
-type HttpAnswer = { readonly status: number; readonly body: string } | { readonly error: string };
-
-function get(url: URL, connection: Connection, ca: Buffer | undefined, timeoutMs: number): Promise<HttpAnswer> {
-  return new Promise<HttpAnswer>((resolve) => {
-    const options: https.RequestOptions = { method: 'GET', headers: { Accept: 'application/json', 'User-Agent': 'apiaccess-doctor' }, timeout: timeoutMs, agent: false };
-    if (connection.https) {
-      Object.assign(options, { ...(ca ? { ca } : {}), ...sni(connection) });
-      // The user's own setting, reported by tls-handshake; doctor never turns verification off itself.
-      if (connection.insecureSkipTlsVerify) options.rejectUnauthorized = false;
-    }
-    const request = (connection.https ? https : http).request(url, options, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      response.on('error', (error) => resolve({ error: error.message }));
-    });
-    request.on('timeout', () => request.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    request.on('error', (error) => resolve({ error: error.message }));
-    request.end();
-  });
-}
-
-/**
- * The name the certificate must carry: tls-server-name when the kubeconfig sets one, else the host.
- * An IP address cannot be sent as SNI (RFC 6066), so Node then checks the IP against the
- * certificate's IP SANs through `host`.
- */
-function sni(connection: Connection): { servername?: string } {
-  const name = verifiedName(connection);
-  return isIP(name) === 0 ? { servername: name } : {};
-}
-
-function verifiedName(connection: Connection): string {
-  return connection.tlsServerName ?? connection.host;
 }
 
 function tlsRemedy(code: string | undefined, connection: Connection, caWhere: string, name: string): string {
