@@ -34,7 +34,15 @@ export function parseDeniedHeader(value: string | readonly string[] | undefined)
   for (const part of text.split(';')) {
     const eq = part.indexOf('=');
     if (eq < 0) continue;
-    fields.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+    // The proxy percent-encodes values that would break the header (operator/proxy/authorize.ts).
+    const raw = part.slice(eq + 1).trim();
+    let value = raw;
+    try {
+      value = decodeURIComponent(raw);
+    } catch {
+      // not encoded: keep as sent
+    }
+    fields.set(part.slice(0, eq).trim(), value);
   }
   const verb = fields.get('verb');
   if (verb === undefined || verb === '') return undefined;
