@@ -35,7 +35,7 @@ describe('generated kubeconfig in Proxy mode', () => {
     const p = profile({ auth: 'Proxy', proxy: { port: 8101 }, permissions: { rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['list'] }] } });
     const cm = desiredKubeconfigConfigMap(p);
     const config = parse(cm?.data?.kubeconfig ?? '') as { clusters: unknown; users: unknown; contexts: Array<{ context: { namespace: string } }> };
-    assert.deepEqual(config.clusters, [{ name: 'default', cluster: { server: 'http://127.0.0.1:8101' } }]);
+    assert.deepEqual(config.clusters, [{ name: 'default', cluster: { server: 'http://127.0.0.1:8101', 'insecure-skip-tls-verify': true } }]);
     assert.deepEqual(config.users, [{ name: 'agent', user: {} }]);
     assert.equal(config.contexts[0]?.context.namespace, 'team-a');
   });

@@ -22,7 +22,13 @@ export const ROOT_CA_CONFIGMAP = 'kube-root-ca.crt';
 export function generatedKubeconfig(profile: ResolvedProfile, k: GeneratedKubeconfig): string {
   const dir = k.mountPath === '/' ? '' : k.mountPath;
   const token = `${dir}/${TOKEN_FILE}`;
-  const cluster = profile.proxy !== undefined ? { server: proxyUrl(profile.proxy.port) } : { server: k.server, 'certificate-authority': `${dir}/${CA_FILE}` };
+  // Through the proxy: plain HTTP on loopback, where TLS does not exist. @kubernetes/client-node
+  // refuses an http:// server unless insecure-skip-tls-verify is set (it builds an https agent
+  // otherwise), so the flag is set there; it turns nothing off, the sidecar verifies the API server.
+  const cluster =
+    profile.proxy !== undefined
+      ? { server: proxyUrl(profile.proxy.port), 'insecure-skip-tls-verify': true }
+      : { server: k.server, 'certificate-authority': `${dir}/${CA_FILE}` };
   // Through the proxy the app sends no credential at all: the sidecar adds the token it alone holds.
   const user = profile.proxy !== undefined ? {} : { tokenFile: token, 'token-file': token };
   const config = {
