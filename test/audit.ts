@@ -8,6 +8,7 @@ export interface AuditEvent {
   verb: string;
   requestURI: string;
   userAgent?: string;
+  sourceIPs?: string[];
   stage: string;
   stageTimestamp: string;
   objectRef?: { resource?: string; namespace?: string; name?: string; subresource?: string };
