@@ -35,7 +35,7 @@ describe('ApiAccessProfile spec schema', () => {
   });
 
   const rejections: Array<[string, unknown, string, RegExp]> = [
-    ['an unknown auth mode', { auth: 'Proxy' }, 'spec.auth', /"Proxy"/],
+    ['an unknown auth mode', { auth: 'Sidecar' }, 'spec.auth', /"Sidecar"/],
     ['a missing auth', {}, 'spec.auth', /missing/],
     ['a ConfigMap source without a name', { auth: 'Kubeconfig', kubeconfig: { source: 'ConfigMap' } }, 'spec.kubeconfig.name', /required when source is ConfigMap/],
     ['an http:// server', { auth: 'Kubeconfig', kubeconfig: { server: 'http://10.0.0.1' } }, 'spec.kubeconfig.server', /https:\/\/.*"http:\/\/10.0.0.1"/],
@@ -51,6 +51,10 @@ describe('ApiAccessProfile spec schema', () => {
     ['an invalid env name', { auth: 'Kubeconfig', kubeconfig: { env: '1KUBE=' } }, 'spec.kubeconfig.env', /"1KUBE="/],
     ['an unknown field', { auth: 'ServiceAccount', serviceaccount: {} }, 'spec', /serviceaccount/],
     ['a ClusterRole name with a slash', { auth: 'ServiceAccount', permissions: { clusterRoles: ['a/b'] } }, 'spec.permissions.clusterRoles[0]', /"a\/b"/],
+    ['a user kubeconfig in Proxy mode', { auth: 'Proxy', kubeconfig: { source: 'ConfigMap', name: 'kc' } }, 'spec.kubeconfig.source', /must be Generated, got ConfigMap/],
+    ['a privileged proxy port', { auth: 'Proxy', proxy: { port: 80 } }, 'spec.proxy.port', /between 1024 and 65535, got 80/],
+    ['a proxy resource that is not a quantity', { auth: 'Proxy', proxy: { resources: { limits: { memory: 'lots' } } } }, 'spec.proxy.resources.limits.memory', /quantity.*"lots"/],
+    ['selecting the proxy sidecar', { auth: 'Proxy', containers: ['apiaccess-proxy'] }, 'spec.containers', /proxy sidecar/],
   ];
   for (const [what, spec, field, value] of rejections) {
     it(`rejects ${what}, naming ${field} and the value`, () => {

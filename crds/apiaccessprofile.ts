@@ -31,7 +31,7 @@ export const MANAGED_BY = 'apiaccess-operator';
 export const FINALIZER = 'apiaccess.dev/finalizer';
 export const FIELD_MANAGER = 'apiaccess-operator';
 
-export const AUTH_MODES = ['ServiceAccount', 'Kubeconfig'] as const;
+export const AUTH_MODES = ['ServiceAccount', 'Kubeconfig', 'Proxy'] as const;
 export const SCOPES = ['Namespace', 'Cluster'] as const;
 export const KUBECONFIG_SOURCES = ['Generated', 'ConfigMap', 'Secret'] as const;
 
@@ -39,8 +39,20 @@ export const DEFAULT_SERVER = 'https://kubernetes.default.svc:443';
 export const DEFAULT_MOUNT_PATH = '/etc/apiaccess';
 export const DEFAULT_KEY = 'kubeconfig';
 export const DEFAULT_ENV = 'KUBECONFIG';
-/** 3607 s is avoided on purpose: the API server extends that value to a year for bound tokens. */
-export const DEFAULT_TOKEN_EXPIRATION_SECONDS = 3600;
+/**
+ * 3607 s, the kubelet's own ServiceAccount token lifetime: the API server extends exactly this value
+ * to a year for Pod-bound tokens of its own audience, so clients that read the token once (the
+ * Python client, @kubernetes/client-node) keep working for the Pod's life (decision 0017).
+ */
+export const DEFAULT_TOKEN_EXPIRATION_SECONDS = 3607;
+/** Proxy mode: only the sidecar holds the token and it re-reads it, so no extension is needed. */
+export const DEFAULT_PROXY_TOKEN_EXPIRATION_SECONDS = 3600;
+/** The port `apiaccess proxy` listens on (127.0.0.1 only), as `kubectl proxy`'s. */
+export const DEFAULT_PROXY_PORT = 8001;
+/** The native sidecar's name: never a target of the default container selection. */
+export const PROXY_CONTAINER = 'apiaccess-proxy';
+/** Small and always set, so that namespaces with a ResourceQuota admit the sidecar. */
+export const DEFAULT_PROXY_RESOURCES = { requests: { cpu: '10m', memory: '48Mi' }, limits: { cpu: '500m', memory: '128Mi' } } as const;
 /** 0644: a generated kubeconfig holds no credential and must be readable by non-root containers. */
 export const DEFAULT_GENERATED_FILE_MODE = 0o644;
 /** 0600: a user-supplied kubeconfig usually holds a credential. */
@@ -150,7 +162,7 @@ export const KubeconfigSchema = z
       .min(9)
       .max(2048)
       .optional()
-      .describe(`Generated only: the API server URL written into the kubeconfig. Default ${DEFAULT_SERVER}.`)
+      .describe(`Generated only: the API server URL written into the kubeconfig (in Proxy mode: the URL the proxy forwards to). Default ${DEFAULT_SERVER}.`)
       .meta({ 'x-kubernetes-validations': [{ rule: "self.startsWith('https://')", message: 'server must be an https:// URL' }] }),
     mountPath: z
       .string()
@@ -176,16 +188,18 @@ export const KubeconfigSchema = z
       .number()
       .int()
       .optional()
-      .describe(`Generated only: lifetime of the projected token, 600..4294967296. Default ${DEFAULT_TOKEN_EXPIRATION_SECONDS}.`)
+      .describe(
+        `Generated and Proxy: lifetime of the projected token, 600..4294967296. Default ${DEFAULT_TOKEN_EXPIRATION_SECONDS} for Generated (extended to a year by the API server, so clients that read the token once keep working), ${DEFAULT_PROXY_TOKEN_EXPIRATION_SECONDS} for Proxy (the sidecar re-reads it).`,
+      )
       .meta({
         'x-kubernetes-validations': [
           { rule: 'self >= 600 && self <= 4294967296', message: 'tokenExpirationSeconds must be between 600 and 4294967296' },
         ],
       }),
-    audience: z.string().max(253).optional().describe('Generated only: audience of the projected token. Default: the API server\'s.'),
+    audience: z.string().max(253).optional().describe('Generated and Proxy: audience of the projected token. Default: the API server\'s.'),
   })
   .strict()
-  .describe('How the kubeconfig is provided when auth is Kubeconfig.')
+  .describe('How the kubeconfig is provided when auth is Kubeconfig; in Proxy mode, where the kubeconfig pointing at the proxy is mounted (source must be Generated).')
   .meta({
     'x-kubernetes-validations': [
       {
@@ -228,6 +242,33 @@ const KubeconfigWithBounds = KubeconfigSchema.superRefine((k, ctx) => {
   }
 });
 
+const QUANTITY = /^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$/;
+const quantity = (field: string): z.ZodString => z.string().min(1).max(64).regex(QUANTITY, `${field} must be a Kubernetes quantity such as 10m, 64Mi or 1`);
+const ResourceListSchema = (field: string) =>
+  z
+    .object({ cpu: quantity(`${field}.cpu`).optional(), memory: quantity(`${field}.memory`).optional() })
+    .strict();
+
+export const ProxySchema = z
+  .object({
+    port: z
+      .number()
+      .int()
+      .default(DEFAULT_PROXY_PORT)
+      .describe(`Port the proxy listens on, on 127.0.0.1 inside the Pod; 1024..65535. Default ${DEFAULT_PROXY_PORT}.`)
+      .meta({ 'x-kubernetes-validations': [{ rule: 'self >= 1024 && self <= 65535', message: 'port must be between 1024 and 65535' }] }),
+    resources: z
+      .object({
+        requests: ResourceListSchema('spec.proxy.resources.requests').optional().describe(`Default cpu ${DEFAULT_PROXY_RESOURCES.requests.cpu}, memory ${DEFAULT_PROXY_RESOURCES.requests.memory}.`),
+        limits: ResourceListSchema('spec.proxy.resources.limits').optional().describe(`Default cpu ${DEFAULT_PROXY_RESOURCES.limits.cpu}, memory ${DEFAULT_PROXY_RESOURCES.limits.memory}.`),
+      })
+      .strict()
+      .optional()
+      .describe('Requests and limits of the proxy sidecar; each value not given keeps its default.'),
+  })
+  .strict()
+  .describe('The proxy sidecar when auth is Proxy: a native sidecar running `apiaccess proxy` from the operator image.');
+
 /**
  * Who last changed spec.permissions or spec.serviceAccount, as the API server authenticated them
  * (request.userInfo). Stamped at admission by the MutatingAdmissionPolicy of the install and pinned
@@ -250,10 +291,13 @@ export const ApiAccessProfileSpecSchema = z
   .object({
     auth: z
       .enum(AUTH_MODES)
-      .describe('How bound workloads authenticate: ServiceAccount (in-cluster config) or Kubeconfig (a mounted kubeconfig file).'),
+      .describe(
+        'How bound workloads authenticate: ServiceAccount (in-cluster config), Kubeconfig (a mounted kubeconfig file) or Proxy (a localhost proxy sidecar that alone holds the token and forwards only what permissions allow).',
+      ),
     serviceAccount: ServiceAccountSchema.prefault({}),
     permissions: PermissionsSchema.prefault({}),
     kubeconfig: KubeconfigWithBounds.optional(),
+    proxy: ProxySchema.optional(),
     containers: z
       .array(z.string().min(1).max(63).regex(DNS_LABEL, 'a container name must be a DNS-1123 label'))
       .min(1)
@@ -263,7 +307,25 @@ export const ApiAccessProfileSpecSchema = z
     author: AuthorSchema.optional(),
   })
   .strict()
+  .meta({
+    'x-kubernetes-validations': [
+      {
+        rule: "self.auth != 'Proxy' || !has(self.kubeconfig) || !has(self.kubeconfig.source) || self.kubeconfig.source == 'Generated'",
+        message: 'auth Proxy mounts a generated kubeconfig pointing at the proxy: spec.kubeconfig.source must be Generated',
+        fieldPath: '.kubeconfig.source',
+      },
+    ],
+  })
   .superRefine((spec, ctx) => {
+    if (spec.auth === 'Proxy' && spec.kubeconfig !== undefined && spec.kubeconfig.source !== 'Generated') {
+      ctx.addIssue({ code: 'custom', path: ['kubeconfig', 'source'], message: `auth Proxy mounts a generated kubeconfig pointing at the proxy: source must be Generated, got ${spec.kubeconfig.source}` });
+    }
+    if (spec.proxy !== undefined && (spec.proxy.port < 1024 || spec.proxy.port > 65535)) {
+      ctx.addIssue({ code: 'custom', path: ['proxy', 'port'], message: `port must be between 1024 and 65535, got ${spec.proxy.port}` });
+    }
+    if (spec.containers?.includes(PROXY_CONTAINER)) {
+      ctx.addIssue({ code: 'custom', path: ['containers'], message: `${PROXY_CONTAINER} is the operator's proxy sidecar and cannot be selected` });
+    }
     if (spec.permissions.scope !== 'Cluster') {
       spec.permissions.rules.forEach((rule, i) => {
         if ((rule.nonResourceURLs?.length ?? 0) > 0) {
@@ -343,6 +405,7 @@ export type PolicyRule = z.output<typeof PolicyRuleSchema>;
 export type Condition = z.output<typeof ConditionSchema>;
 export type WorkloadCounts = z.output<typeof WorkloadCountsSchema>;
 export type Author = z.output<typeof AuthorSchema>;
+export type ProxySpec = z.output<typeof ProxySchema>;
 export type Grant = z.output<typeof GrantSchema>;
 export type AuthMode = (typeof AUTH_MODES)[number];
 export type Scope = (typeof SCOPES)[number];

@@ -59,7 +59,8 @@ describe('ApiAccessProfile CRD', () => {
   });
 
   it('enumerates auth, scope and source with their defaults', () => {
-    assert.deepEqual(at(['spec', 'auth']).enum, ['ServiceAccount', 'Kubeconfig']);
+    assert.deepEqual(at(['spec', 'auth']).enum, ['ServiceAccount', 'Kubeconfig', 'Proxy']);
+    assert.equal(at(['spec', 'proxy', 'port']).default, 8001);
     assert.deepEqual(schema.required, ['spec']);
     assert.deepEqual(at(['spec']).required, ['auth']);
     assert.equal(at(['spec', 'permissions', 'scope']).default, 'Namespace');

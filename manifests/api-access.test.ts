@@ -8,7 +8,7 @@ import { stringify } from 'yaml';
 import type { ApiAccessProfileSpecInput } from '../crds/apiaccessprofile.ts';
 import { ApiAccess } from './api-access.ts';
 
-type Obj = { kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: unknown };
+type Obj = { kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; data?: Record<string, string>; [k: string]: unknown };
 
 function chart(): Chart {
   return new Chart(Testing.app(), 'test', { namespace: 'team-a', disableResourceNameHashes: true });
@@ -126,7 +126,7 @@ describe('ApiAccess construct', () => {
 
   const invalid: Array<[string, (c: Chart) => void, RegExp]> = [
     ['an invalid spec, naming the field and value', (c) => new ApiAccess(c, 'a', { workload: deployment(c), spec: { auth: 'Kubeconfig', kubeconfig: { fileMode: 1000 } } }), /spec\.kubeconfig\.fileMode.*1000/],
-    ['an unknown auth mode', (c) => new ApiAccess(c, 'a', { workload: deployment(c), spec: { auth: 'Proxy' as never } }), /spec\.auth.*"Proxy"/],
+    ['an unknown auth mode', (c) => new ApiAccess(c, 'a', { workload: deployment(c), spec: { auth: 'Sidecar' as never } }), /spec\.auth.*"Sidecar"/],
     ['a container the workload lacks', (c) => new ApiAccess(c, 'a', { workload: deployment(c), spec: { auth: 'Kubeconfig', containers: ['ghost'] } }), /spec\.containers names "ghost", but the workload has "app"/],
     [
       'an ordinary init container, which is not selectable',
@@ -169,6 +169,31 @@ describe('ApiAccess construct', () => {
     assert.throws(() => Testing.synth(c), /changed after ApiAccess was created/);
   });
 
+  it('Proxy mode: renders the rules ConfigMap and puts the proxy sidecar before the workload\'s own init containers', () => {
+    const c = chart();
+    const d = deployment(c);
+    d.addInitContainer({ name: 'migrate', image: 'example/migrate:1' });
+    new ApiAccess(c, 'a', { workload: d, spec: { auth: 'Proxy', permissions: { rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['list'] }] } }, proxyImage: 'example/apiaccess:v1' });
+    const out = Testing.synth(c) as Obj[];
+    const rules = out.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'apiaccess-agent-proxy');
+    assert.deepEqual(JSON.parse(rules?.data?.['rules.json'] ?? '{}').rules, [{ apiGroups: [''], resources: ['pods'], verbs: ['list'] }]);
+    const spec = (out.find((o) => o.kind === 'Deployment') as any).spec.template.spec;
+    assert.deepEqual(spec.initContainers.map((i: { name: string }) => i.name), ['apiaccess-proxy', 'migrate']);
+    assert.equal(spec.initContainers[0].image, 'example/apiaccess:v1');
+    assert.deepEqual(spec.initContainers[0].resources, { requests: { cpu: '10m', memory: '48Mi' }, limits: { cpu: '500m', memory: '128Mi' } });
+    assert.deepEqual(spec.containers[0].env.map((e: { name: string }) => e.name), ['KUBECONFIG', 'KUBERNETES_API_PROXY']);
+  });
+
+  it('Proxy mode: refuses what it cannot render or run (ClusterRole references, host network, a taken port)', () => {
+    const fails = (make: (c: Chart) => kplus.Deployment, spec: ApiAccessProfileSpecInput, pattern: RegExp): void => {
+      const c = chart();
+      assert.throws(() => new ApiAccess(c, 'a', { workload: make(c), spec }), pattern);
+    };
+    fails((c) => deployment(c), { auth: 'Proxy', permissions: { clusterRoles: ['view'] } }, /a ClusterRole's rules are only known in the cluster/);
+    fails((c) => new kplus.Deployment(c, 'd', { metadata: { name: 'agent' }, hostNetwork: true, containers: [{ name: 'app', image: 'x' }] }), { auth: 'Proxy' }, /hostNetwork: true/);
+    fails((c) => new kplus.Deployment(c, 'd', { metadata: { name: 'agent' }, containers: [{ name: 'app', image: 'x', ports: [{ number: 8001 }] }] }), { auth: 'Proxy' }, /containerPort 8001/);
+  });
+
   it('matches the golden chart of every mode (UPDATE_GOLDEN=1 rewrites it)', () => {
     const app = new App({ outdir: '/tmp/unused' });
     const c = new Chart(app, 'golden', { disableResourceNameHashes: true });
@@ -177,10 +202,11 @@ describe('ApiAccess construct', () => {
       ['generated', { auth: 'Kubeconfig', kubeconfig: { server: 'https://10.20.30.40:6443', tokenExpirationSeconds: 7200 } }],
       ['configmap', { auth: 'Kubeconfig', kubeconfig: { source: 'ConfigMap', name: 'kip-config', mountPath: '/etc/kip' } }],
       ['secret', { auth: 'Kubeconfig', kubeconfig: { source: 'Secret', name: 'agent-kubeconfig', env: 'AGENT_KUBECONFIG' }, permissions: { scope: 'Cluster', rules: [{ apiGroups: [''], resources: ['nodes'], verbs: ['get'] }] } }],
+      ['proxy', { auth: 'Proxy', proxy: { port: 8101 }, permissions: { rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }] } }],
     ];
     for (const [name, spec] of modes) {
       const d = new kplus.Deployment(c, name, { metadata: { name, namespace: 'golden' }, containers: [{ name: 'app', image: 'example/app:1' }] });
-      new ApiAccess(c, `${name}-access`, { workload: d, spec });
+      new ApiAccess(c, `${name}-access`, { workload: d, spec, proxyImage: 'example/apiaccess:v1' });
     }
     const actual = (c.toJson() as Obj[]).map((o) => stringify(o)).join('---\n');
     const file = join(import.meta.dirname, 'testdata', 'api-access.golden.yaml');

@@ -4,6 +4,7 @@
 // time, from the same pure builders, so the GitOps output and the operator never disagree.
 import { ApiObject, Chart, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
+import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import {
   API_VERSION,
@@ -11,8 +12,12 @@ import {
   KIND,
   parseSpec,
   PROFILE_LABEL,
+  PROXY_CONTAINER,
   type ApiAccessProfileSpecInput,
 } from '../crds/apiaccessprofile.ts';
+import { DEFAULT_IMAGE } from './main.ts';
+import { packageVersion } from './package-root.ts';
+import { injectionConflicts } from '../operator/desired/injection-conflicts.ts';
 import { podTemplateInjection, type ContainerInjection, type PodTemplateInjection, type SelectableContainers } from '../operator/desired/pod-template.ts';
 import { desiredObjects } from '../operator/desired/owned-objects.ts';
 import { resolveProfile, type ResolvedProfile } from '../operator/desired/profile.ts';
@@ -42,6 +47,11 @@ export interface ApiAccessProps {
   readonly namespace?: string;
   /** The ApiAccessProfile spec, exactly as in the CRD (see docs/concepts.md). */
   readonly spec: ApiAccessProfileSpecInput;
+  /**
+   * auth: Proxy: the sidecar's image, the operator's own (it runs `apiaccess proxy`).
+   * @default the image of the synthesized operator install
+   */
+  readonly proxyImage?: string;
 }
 
 export class ApiAccess extends Construct {
@@ -72,8 +82,14 @@ export class ApiAccess extends Construct {
     if (!parsed.ok) throw new Error(`ApiAccess "${name}": invalid props: ${parsed.message}`);
 
     this.profile = resolveProfile({ name, namespace, spec: parsed.spec });
+    if (this.profile.proxy !== undefined && this.profile.permissions.clusterRoles.length > 0) {
+      throw new Error(
+        `ApiAccess "${name}": auth Proxy with spec.permissions.clusterRoles (${this.profile.permissions.clusterRoles.join(', ')}): the proxy's rules must be rendered now, and a ClusterRole's rules are only known in the cluster; list the rules in spec.permissions.rules, or let the operator expand them (apply the ApiAccessProfile alone)`,
+      );
+    }
     const pod = selectableContainers(props.workload);
-    const { injection, missingContainers } = podTemplateInjection(this.profile, pod);
+    const result = podTemplateInjection(this.profile, pod, { proxyImage: props.proxyImage ?? `${DEFAULT_IMAGE}:v${packageVersion()}` });
+    const { injection, missingContainers } = result;
     if (missingContainers.length > 0) {
       const has = [...pod.containers, ...pod.nativeSidecars.map((c) => `${c} (native sidecar)`)];
       throw new Error(
@@ -87,6 +103,8 @@ export class ApiAccess extends Construct {
       );
     }
     this.injection = injection;
+    const conflicts = injectionConflicts(this.profile, { spec: renderedPodSpec(workloadObject, templatePath) as never }, result);
+    if (conflicts.length > 0) throw new Error(`ApiAccess "${name}": ${conflicts.map((c) => c.message).join('; ')}`);
 
     // The owned objects come first: `kubectl apply` creates them before the profile exists, so the
     // operator (which applies the same objects for the profile) never wins a create race against it.
@@ -130,7 +148,17 @@ export class ApiAccess extends Construct {
     patches.push(...appendPatches(`${spec}/volumes`, rendered.volumes?.length ?? 0, volumes ?? []));
     const shapeBefore = workloadShape(workload);
     patches.push(...containerPatches(`${spec}/containers`, rendered.containers, containers ?? []));
-    patches.push(...containerPatches(`${spec}/initContainers`, rendered.initContainers ?? [], initContainers ?? []));
+    const sidecar = (initContainers ?? []).find((c) => c.name === PROXY_CONTAINER);
+    const injectedSidecars = (initContainers ?? []).filter((c) => c !== sidecar);
+    patches.push(...containerPatches(`${spec}/initContainers`, rendered.initContainers ?? [], injectedSidecars));
+    // Last, as the indexes above are of the rendered list: the proxy goes first among the init containers.
+    if (sidecar !== undefined) {
+      // The L1 workload maps resources through Quantity objects after the patches: plain strings would be dropped.
+      const { resources } = sidecar as { resources?: { requests?: Record<string, string>; limits?: Record<string, string> } };
+      const quantities = (list: Record<string, string> | undefined): Record<string, k8s.Quantity> => Object.fromEntries(Object.entries(list ?? {}).map(([k, v]) => [k, k8s.Quantity.fromString(v)]));
+      const rendering = { ...sidecar, resources: { requests: quantities(resources?.requests), limits: quantities(resources?.limits) } };
+      patches.push((rendered.initContainers?.length ?? 0) === 0 ? JsonPatch.add(`${spec}/initContainers`, [rendering]) : JsonPatch.add(`${spec}/initContainers/0`, rendering));
+    }
     object.addJsonPatch(...patches);
     this.node.addValidation({
       validate: (): string[] =>

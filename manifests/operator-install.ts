@@ -145,6 +145,8 @@ export class OperatorInstall extends Chart {
                 env: [
                   { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
                   { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+                  // auth: Proxy injects a sidecar running this same image (`apiaccess proxy`).
+                  { name: 'APIACCESS_PROXY_IMAGE', value: `${props.image}:${props.version}` },
                 ],
                 ports: [
                   { name: 'metrics', containerPort: METRICS_PORT, protocol: 'TCP' },

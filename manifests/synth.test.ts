@@ -112,6 +112,6 @@ describe('synthesized manifests', () => {
 
   it('operator: ships the CRD with its full schema, not the empty one the L1 class would emit', () => {
     const crd = objects('operator.k8s.yaml').find((o) => o.kind === 'CustomResourceDefinition') as any;
-    assert.equal(crd.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.auth.enum.length, 2);
+    assert.equal(crd.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.auth.enum.length, 3);
   });
 });

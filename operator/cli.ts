@@ -35,6 +35,7 @@ export function program(): Command {
     .addOption(new Option('--log-format <format>', 'json, or pretty (default on a terminal)').choices(['json', 'pretty']))
     .option('--kube-api-qps <qps>', 'client-side limit of requests per second to the API server, watch starts included (default: 200)', positiveNumber)
     .option('--kube-api-burst <n>', 'requests let through at once above --kube-api-qps (default: 400)', positiveInteger)
+    .option('--proxy-image <ref>', 'image of the auth: Proxy sidecar, the operator\'s own (default: APIACCESS_PROXY_IMAGE; without it Proxy profiles are not injected)', process.env.APIACCESS_PROXY_IMAGE)
     .action(async (flags: RunFlags) => (await import('./commands/run.ts')).runOperator(flags));
   cli.addCommand(doctorCommand());
 

@@ -55,6 +55,8 @@ export interface ManagerOptions {
   identity?: string;
   /** Called when leadership is lost: the process must stop reconciling at once. */
   onLeadershipLost?: () => void;
+  /** Image of the auth: Proxy sidecar (the operator's own); Proxy profiles are not injected without it. */
+  proxyImage?: string;
 }
 
 export class Manager {
@@ -156,6 +158,7 @@ export class Manager {
       events,
       logger,
       serviceAccountExists: (namespace, name) => this.serviceAccounts.get(namespace, name) !== undefined,
+      ...(this.opts.proxyImage !== undefined ? { proxyImage: this.opts.proxyImage } : {}),
     });
     this.profileQueue = new WorkQueue({ name: 'profiles', concurrency: PROFILE_WORKERS, logger, handler: (key) => this.timed('profile', () => profileReconciler.reconcile(key)) });
     this.workloadQueue = new WorkQueue({ name: 'workloads', concurrency: WORKLOAD_WORKERS, logger, handler: (key) => this.timed('workload', () => workloadReconciler.reconcile(key)) });

@@ -13,6 +13,7 @@ export interface RunFlags {
   namespace?: string;
   leaderElect?: boolean;
   leaderElectionNamespace: string;
+  proxyImage?: string;
   metricsBindAddress: string;
   metricsSecure: boolean;
   metricsCertDir?: string;
@@ -43,6 +44,7 @@ export async function runOperator(flags: RunFlags): Promise<void> {
     healthProbeBindAddress: flags.healthProbeBindAddress,
     kubeApiRateLimit: { qps: flags.kubeApiQps, burst: flags.kubeApiBurst },
     ...(flags.namespace !== undefined ? { namespace: flags.namespace } : {}),
+    ...(flags.proxyImage !== undefined && flags.proxyImage !== '' ? { proxyImage: flags.proxyImage } : {}),
     onLeadershipLost: () => process.kill(process.pid, 'SIGTERM'),
   });
   const stopped = new Promise<void>((resolve) => {

@@ -43,3 +43,14 @@ export function clusterRbacName(namespace: string, profile: string): string {
 export function referencedRoleBindingName(base: string, clusterRole: string): string {
   return fitName(`${base}:${clusterRole}`, DNS_SUBDOMAIN_MAX);
 }
+
+/** The operator-owned ConfigMap holding the proxy sidecar's rules (Proxy mode). */
+export function proxyConfigMapName(profile: string): string {
+  const name = `apiaccess-${profile}-proxy`;
+  return name.length <= DNS_SUBDOMAIN_MAX ? name : `${fitName(`apiaccess-${profile}`, DNS_SUBDOMAIN_MAX - '-proxy'.length)}-proxy`;
+}
+
+/** The pod volume only the proxy sidecar mounts: its token, the cluster CA and its rules. */
+export function proxyVolumeName(profile: string): string {
+  return fitName(`apiaccess-${profile.replace(/\./g, '-')}-proxy`, DNS_LABEL_MAX);
+}

@@ -1,8 +1,10 @@
 // Every object the operator creates and owns for a profile, in apply order: the reconciler applies
 // them (and deletes owned objects not in the list), `apiaccess preview` dry-runs them and the
 // `ApiAccess` construct renders them, all from this one list.
+import type { PolicyRule } from '../../crds/apiaccessprofile.ts';
 import type { OwnerReference } from './labels.ts';
 import { desiredKubeconfigConfigMap } from './kubeconfig.ts';
+import { desiredProxyConfigMap } from './proxy.ts';
 import type { ResolvedProfile } from './profile.ts';
 import { desiredRbac } from './rbac.ts';
 
@@ -19,9 +21,11 @@ export interface OwnedObject {
 /**
  * The ServiceAccount (only when the profile creates it), the Roles then RoleBindings (Namespace
  * scope) or ClusterRoles then ClusterRoleBindings (Cluster scope), and the generated kubeconfig
- * ConfigMap (only for Kubeconfig/Generated). A role comes before the bindings that name it.
+ * ConfigMap (Kubeconfig/Generated and Proxy), and the proxy's rules ConfigMap (Proxy, built from
+ * `clusterRoleRules`: each referenced ClusterRole's rules, undefined when not found). A role comes
+ * before the bindings that name it.
  */
-export function desiredObjects(profile: ResolvedProfile): OwnedObject[] {
+export function desiredObjects(profile: ResolvedProfile, clusterRoleRules: ReadonlyMap<string, readonly PolicyRule[] | undefined> = new Map()): OwnedObject[] {
   const rbac = desiredRbac(profile);
   const objects = [
     rbac.serviceAccount,
@@ -30,6 +34,7 @@ export function desiredObjects(profile: ResolvedProfile): OwnedObject[] {
     ...rbac.clusterRoles,
     ...rbac.clusterRoleBindings,
     desiredKubeconfigConfigMap(profile),
+    desiredProxyConfigMap(profile, clusterRoleRules),
   ];
   // The builders always set apiVersion, kind and metadata; client-node's types only make them optional.
   return objects.filter((o) => o !== undefined) as OwnedObject[];

@@ -1,10 +1,12 @@
 // Exactly which pod-template fields a profile injects into a bound workload, in each mode. The
 // operator applies this by server-side apply (and applies an empty intent to remove it); the cdk8s
 // construct renders it into static YAML. Both use this one function.
-import type { V1EnvVar, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
-import { CONFIG_HASH_ANNOTATION, KUBECONFIG_DIGEST_ANNOTATION } from '../../crds/apiaccessprofile.ts';
-import { CA_FILE, desiredKubeconfigConfigMap, KUBECONFIG_FILE, ROOT_CA_CONFIGMAP, TOKEN_FILE } from './kubeconfig.ts';
-import { shortHash, kubeconfigConfigMapName, volumeName } from './names.ts';
+import type { V1Container, V1EnvVar, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import { CONFIG_HASH_ANNOTATION, KUBECONFIG_DIGEST_ANNOTATION, PROXY_CONTAINER } from '../../crds/apiaccessprofile.ts';
+import { PROXY_RULES_KEY } from '../proxy/rules-file.ts';
+import { CA_FILE, desiredKubeconfigConfigMap, KUBECONFIG_FILE, proxyUrl, ROOT_CA_CONFIGMAP, TOKEN_FILE } from './kubeconfig.ts';
+import { shortHash, kubeconfigConfigMapName, proxyConfigMapName, proxyVolumeName, volumeName } from './names.ts';
+import { PROXY_ENV, PROXY_MOUNT_PATH, proxyContainer } from './proxy.ts';
 import { kubeconfigPath, type ResolvedProfile } from './profile.ts';
 
 /** The volume `defaultMode` of seed 000 and of the API server's own default. */
@@ -26,8 +28,8 @@ export interface PodTemplateInjection {
     automountServiceAccountToken: boolean;
     volumes?: V1Volume[];
     containers?: ContainerInjection[];
-    /** Native sidecars: server-side apply merges these into spec.initContainers by name. */
-    initContainers?: ContainerInjection[];
+    /** Native sidecars: server-side apply merges these into spec.initContainers by name. Proxy mode's own sidecar comes first, whole. */
+    initContainers?: Array<ContainerInjection | (V1Container & ContainerInjection)>;
   };
 }
 
@@ -55,13 +57,18 @@ export interface InjectionOptions {
    * which the construct renders too and cannot know this for.
    */
   sourceDigest?: string;
+  /** Proxy mode: the image of the sidecar (the operator's own). Required when auth is Proxy. */
+  proxyImage?: string;
 }
 
 /**
  * @param pod the pod template's selectable containers; a plain list names app containers only.
  */
 export function podTemplateInjection(profile: ResolvedProfile, pod: SelectableContainers | readonly string[], options: InjectionOptions = {}): InjectionResult {
-  const { containers, nativeSidecars } = isNameList(pod) ? { containers: pod, nativeSidecars: [] } : pod;
+  const listed = isNameList(pod) ? { containers: pod, nativeSidecars: [] } : pod;
+  // The operator's own sidecar is never a target (the cache shows it once injected).
+  const containers = listed.containers;
+  const nativeSidecars = listed.nativeSidecars.filter((c) => c !== PROXY_CONTAINER);
   const select = (names: readonly string[]): string[] => (profile.containers === undefined ? [...names] : profile.containers.filter((c) => names.includes(c)));
   const selected = { containers: select(containers), initContainers: select(nativeSidecars) };
   const missingContainers = (profile.containers ?? []).filter((c) => !containers.includes(c) && !nativeSidecars.includes(c));
@@ -72,17 +79,27 @@ export function podTemplateInjection(profile: ResolvedProfile, pod: SelectableCo
     automountServiceAccountToken: profile.auth === 'ServiceAccount',
   };
   const k = profile.kubeconfig;
-  if (profile.auth === 'Kubeconfig' && k !== undefined) {
+  if (profile.auth !== 'ServiceAccount' && k !== undefined) {
     const volume = volumeName(profile.name);
     spec.volumes = [kubeconfigVolume(profile, volume)];
+    const env: V1EnvVar[] = [{ name: k.env, value: kubeconfigPath(k) }];
+    if (profile.proxy !== undefined) env.push({ name: PROXY_ENV, value: proxyUrl(profile.proxy.port) });
     const inject = (name: string): ContainerInjection => ({
       name,
-      env: [{ name: k.env, value: kubeconfigPath(k) }],
+      env: env.map((e) => ({ ...e })),
       volumeMounts: [{ name: volume, mountPath: k.mountPath, readOnly: true }],
     });
     // Set only when non-empty, so the config hash of a pod without native sidecars stays as it was.
     if (selected.containers.length > 0) spec.containers = selected.containers.map(inject);
     if (selected.initContainers.length > 0) spec.initContainers = selected.initContainers.map(inject);
+    if (profile.proxy !== undefined) {
+      if (options.proxyImage === undefined) throw new Error('auth Proxy needs the proxy image (the operator\'s own)');
+      const sidecarVolume = proxyVolumeName(profile.name);
+      spec.volumes.push(proxySidecarVolume(profile, sidecarVolume));
+      const base = proxyContainer(profile, options.proxyImage);
+      const sidecar = { ...base, env: base.env ?? [], volumeMounts: [{ name: sidecarVolume, mountPath: PROXY_MOUNT_PATH, readOnly: true }] };
+      spec.initContainers = [sidecar, ...(spec.initContainers ?? [])];
+    }
   }
   // The generated kubeconfig's content is part of the hash: a changed server rolls the workload out.
   const generated = desiredKubeconfigConfigMap(profile)?.data;
@@ -96,10 +113,31 @@ function isNameList(pod: SelectableContainers | readonly string[]): pod is reado
   return Array.isArray(pod);
 }
 
+/** Only the sidecar mounts it: the token (kubelet-rotated), the cluster CA and the rules. */
+function proxySidecarVolume(profile: ResolvedProfile, name: string): V1Volume {
+  const k = profile.kubeconfig;
+  if (k === undefined || k.source !== 'Generated') throw new Error('proxySidecarVolume needs auth Proxy');
+  const token: { path: string; expirationSeconds: number; audience?: string } = { path: TOKEN_FILE, expirationSeconds: k.tokenExpirationSeconds };
+  if (k.audience !== undefined) token.audience = k.audience;
+  return {
+    name,
+    projected: {
+      defaultMode: DEFAULT_VOLUME_MODE,
+      sources: [
+        { serviceAccountToken: token },
+        { configMap: { name: ROOT_CA_CONFIGMAP, items: [{ key: CA_FILE, path: CA_FILE }] } },
+        { configMap: { name: proxyConfigMapName(profile.name), items: [{ key: PROXY_RULES_KEY, path: PROXY_RULES_KEY }] } },
+      ],
+    },
+  };
+}
+
 function kubeconfigVolume(profile: ResolvedProfile, name: string): V1Volume {
   const k = profile.kubeconfig;
-  if (k === undefined) throw new Error('kubeconfigVolume needs auth Kubeconfig');
+  if (k === undefined) throw new Error('kubeconfigVolume needs auth Kubeconfig or Proxy');
   const items = [{ key: k.key, path: KUBECONFIG_FILE, mode: k.fileMode }];
+  // Proxy mode: app containers get the kubeconfig only; the token stays with the sidecar.
+  if (profile.proxy !== undefined) return { name, projected: { defaultMode: DEFAULT_VOLUME_MODE, sources: [{ configMap: { name: kubeconfigConfigMapName(profile.name), items } }] } };
   switch (k.source) {
     case 'Generated': {
       const token: { path: string; expirationSeconds: number; audience?: string } = {

@@ -2,6 +2,9 @@
 // static defaults), so every builder works from one complete, explicit value.
 import {
   DEFAULT_GENERATED_FILE_MODE,
+  DEFAULT_PROXY_PORT,
+  DEFAULT_PROXY_RESOURCES,
+  DEFAULT_PROXY_TOKEN_EXPIRATION_SECONDS,
   DEFAULT_SERVER,
   DEFAULT_TOKEN_EXPIRATION_SECONDS,
   DEFAULT_USER_FILE_MODE,
@@ -32,10 +35,22 @@ export interface ResolvedProfile {
   auth: AuthMode;
   serviceAccount: { name: string; create: boolean };
   permissions: { scope: Scope; rules: PolicyRule[]; clusterRoles: string[] };
-  /** Present exactly when auth is Kubeconfig. */
+  /** Present exactly when auth is Kubeconfig or Proxy (then always Generated: its server is the proxy's upstream). */
   kubeconfig?: ResolvedKubeconfig;
+  /** Present exactly when auth is Proxy. */
+  proxy?: ResolvedProxy;
   /** Containers to inject; undefined means every container of the pod template. */
   containers?: string[];
+}
+
+export interface ResourceList {
+  cpu: string;
+  memory: string;
+}
+
+export interface ResolvedProxy {
+  port: number;
+  resources: { requests: ResourceList; limits: ResourceList };
 }
 
 export function resolveProfile(profile: ParsedProfile): ResolvedProfile {
@@ -53,11 +68,18 @@ export function resolveProfile(profile: ParsedProfile): ResolvedProfile {
   };
   if (profile.uid !== undefined) resolved.uid = profile.uid;
   if (spec.containers !== undefined) resolved.containers = [...new Set(spec.containers)];
-  if (spec.auth === 'Kubeconfig') resolved.kubeconfig = resolveKubeconfig(spec.kubeconfig ?? KubeconfigSchema.parse({}));
+  if (spec.auth !== 'ServiceAccount') resolved.kubeconfig = resolveKubeconfig(spec.kubeconfig ?? KubeconfigSchema.parse({}), spec.auth);
+  if (spec.auth === 'Proxy') {
+    const r = spec.proxy?.resources;
+    resolved.proxy = {
+      port: spec.proxy?.port ?? DEFAULT_PROXY_PORT,
+      resources: { requests: { ...DEFAULT_PROXY_RESOURCES.requests, ...r?.requests }, limits: { ...DEFAULT_PROXY_RESOURCES.limits, ...r?.limits } },
+    };
+  }
   return resolved;
 }
 
-function resolveKubeconfig(k: NonNullable<ParsedProfile['spec']['kubeconfig']>): ResolvedKubeconfig {
+function resolveKubeconfig(k: NonNullable<ParsedProfile['spec']['kubeconfig']>, auth: AuthMode): ResolvedKubeconfig {
   const mountPath = k.mountPath.length > 1 ? k.mountPath.replace(/\/+$/, '') : k.mountPath;
   if (k.source === 'Generated') {
     const generated: ResolvedKubeconfig = {
@@ -67,11 +89,12 @@ function resolveKubeconfig(k: NonNullable<ParsedProfile['spec']['kubeconfig']>):
       mountPath,
       fileMode: k.fileMode ?? DEFAULT_GENERATED_FILE_MODE,
       env: k.env,
-      tokenExpirationSeconds: k.tokenExpirationSeconds ?? DEFAULT_TOKEN_EXPIRATION_SECONDS,
+      tokenExpirationSeconds: k.tokenExpirationSeconds ?? (auth === 'Proxy' ? DEFAULT_PROXY_TOKEN_EXPIRATION_SECONDS : DEFAULT_TOKEN_EXPIRATION_SECONDS),
     };
     if (k.audience !== undefined && k.audience !== '') generated.audience = k.audience;
     return generated;
   }
+  if (auth === 'Proxy') throw new Error(`auth Proxy needs spec.kubeconfig.source Generated, not ${k.source}`);
   if (k.name === undefined) throw new Error(`spec.kubeconfig.name is required when source is ${k.source}`);
   return { source: k.source, name: k.name, key: k.key, mountPath, fileMode: k.fileMode ?? DEFAULT_USER_FILE_MODE, env: k.env };
 }

@@ -55,6 +55,7 @@ export function identityFor(profile: ResolvedProfile, credentials: CredentialsOb
   switch (credentials.source) {
     case 'InCluster':
     case 'Generated':
+    case 'Proxy':
       return serviceAccountIdentity(profile.namespace, profile.serviceAccount.name);
     case 'Secret':
       return { notInspected: `the identity in Secret ${credentials.name} is not inspected: the operator never reads Secrets` };
@@ -164,6 +165,14 @@ export async function verifyAccess(client: KubeClient, input: VerifyInput): Prom
   const scopeOf = namespace !== undefined && input.scopes !== undefined ? await input.scopes.resolver(resourcePairs([...profile.permissions.rules, ...roleRules])) : undefined;
   const { checks, outOfScope } = declaredChecks(profile.permissions.rules, roleRules, namespace, scopeOf);
   const unique = [...new Map(checks.map((c) => [JSON.stringify(c), c])).values()];
+  if (unique.length === 0 && input.credentials.source === 'Proxy') {
+    return {
+      type,
+      status: 'False',
+      reason: Reason.ProxyAllowsNothing,
+      message: `The profile grants no permissions, so its proxy refuses every request but discovery (403); add spec.permissions.rules or spec.permissions.clusterRoles`,
+    };
+  }
   const review = input.review ?? ((who: Identity, check: AccessCheck) => reviewAccess(client, who, check));
   const asked = unique.slice(0, MAX_CHECKS);
   for (let i = 0; i < asked.length; i += REVIEW_CONCURRENCY) {

@@ -9,6 +9,7 @@ export const ConditionType = {
   WorkloadsBound: 'WorkloadsBound',
   AccessVerified: 'AccessVerified',
   CredentialsProtected: 'CredentialsProtected',
+  ClientsCompatible: 'ClientsCompatible',
 } as const;
 export type ConditionTypeName = (typeof ConditionType)[keyof typeof ConditionType];
 
@@ -33,6 +34,8 @@ export const Reason = {
   KubeconfigKeyMissing: 'KubeconfigKeyMissing',
   KubeconfigMalformed: 'KubeconfigMalformed',
   SecretNotInspected: 'SecretNotInspected',
+  ProxyConfigured: 'ProxyConfigured',
+  ProxyImageUnknown: 'ProxyImageUnknown',
   // CredentialsProtected
   NoCredentialsInConfigMap: 'NoCredentialsInConfigMap',
   CredentialsInConfigMap: 'CredentialsInConfigMap',
@@ -49,6 +52,14 @@ export const Reason = {
   AccessAllowed: 'AccessAllowed',
   AccessDenied: 'AccessDenied',
   NotInspected: 'NotInspected',
+  ProxyAllowsNothing: 'ProxyAllowsNothing',
+  // ClientsCompatible
+  AllClientsRotate: 'AllClientsRotate',
+  TokenExpiresForReadOnceClients: 'TokenExpiresForReadOnceClients',
+  // WorkloadsBound (Proxy mode and mounts)
+  HostNetwork: 'HostNetwork',
+  ProxyPortConflict: 'ProxyPortConflict',
+  MountPathConflict: 'MountPathConflict',
 } as const;
 export type ReasonName = (typeof Reason)[keyof typeof Reason];
 

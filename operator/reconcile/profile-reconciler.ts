@@ -24,6 +24,8 @@ import {
 } from '../../crds/apiaccessprofile.ts';
 import { resolveProfile, type ResolvedProfile } from '../desired/profile.ts';
 import { desiredObjects } from '../desired/owned-objects.ts';
+import { proxyRules } from '../desired/proxy.ts';
+import { clientCompatibility } from './client-compatibility.ts';
 import { contains } from '../desired/subset.ts';
 import type { ListWatchCache } from '../kube/cache.ts';
 import { isForbidden, type KubeClient, type KubeObject } from '../kube/client.ts';
@@ -132,7 +134,7 @@ export class ProfileReconciler {
     const effectiveRules = effective === undefined ? clusterRoleRules : this.clusterRoleRules(effective.permissions.clusterRoles);
     const failures: WriteFailures = { applyErrors: [], objects: [] };
     const rbac = effective === undefined ? untouchedRbac() : await this.applyRbac(effective, effectiveRules, failures);
-    const credentials = await this.applyCredentials(resolved, failures);
+    const credentials = await this.applyCredentials(resolved, failures, { profile: effective, clusterRoleRules: effectiveRules });
     await this.deleteStale(effective ?? resolved, { rbac: effective !== undefined }, failures);
     const observation: ProfileObservation = {
       generation,
@@ -144,6 +146,8 @@ export class ProfileReconciler {
       credentials,
       workloads: [],
     };
+    const compatibility = clientCompatibility(resolved);
+    if (compatibility !== undefined) observation.compatibility = compatibility;
     // Asked of the API server's authorizer after applying: it proves the RBAC in force, whoever owns it.
     // Verdicts come from the ReviewCache while the identity's RBAC state is unchanged.
     let recheckMs: number | undefined;
@@ -266,18 +270,35 @@ export class ProfileReconciler {
     }
   }
 
-  private async applyCredentials(profile: ResolvedProfile, failures: WriteFailures): Promise<CredentialsObservation> {
+  /**
+   * @param grant Proxy mode: the grant in force and its ClusterRoles' rules, which the proxy's rules
+   * file carries (without a verified grant the proxy allows nothing beyond discovery).
+   */
+  private async applyCredentials(
+    profile: ResolvedProfile,
+    failures: WriteFailures,
+    grant: { profile: ResolvedProfile | undefined; clusterRoleRules: Map<string, PolicyRule[] | undefined> },
+  ): Promise<CredentialsObservation> {
     const k = profile.kubeconfig;
     if (profile.auth === 'ServiceAccount' || k === undefined) return { source: 'InCluster' };
     if (k.source === 'Secret') return { source: 'Secret', name: k.name };
     if (k.source === 'Generated') {
-      const cm = desiredObjects(profile).find((o) => o.kind === 'ConfigMap') as Desired;
+      const granted = grant.profile ?? { ...profile, permissions: { ...profile.permissions, rules: [], clusterRoles: [] } };
+      const configMaps = desiredObjects(profile.proxy === undefined ? profile : { ...granted, kubeconfig: k, proxy: profile.proxy }, grant.clusterRoleRules).filter(
+        (o) => o.kind === 'ConfigMap',
+      ) as Desired[];
       const out: WriteFailures = { applyErrors: [], objects: [] };
-      await this.ensure(cm, undefined, out);
+      for (const cm of configMaps) await this.ensure(cm, undefined, out);
       failures.applyErrors.push(...out.applyErrors);
       if (out.retryAfterMs !== undefined) failures.retryAfterMs = Math.max(failures.retryAfterMs ?? 0, out.retryAfterMs);
       const applyError = out.applyErrors[0];
-      return applyError === undefined ? { source: 'Generated', configMap: cm.metadata.name } : { source: 'Generated', configMap: cm.metadata.name, applyError };
+      const configMap = configMaps[0]?.metadata.name ?? '';
+      if (profile.proxy !== undefined) {
+        const rules = proxyRules({ ...granted, kubeconfig: k, proxy: profile.proxy }, grant.clusterRoleRules);
+        const proxy = { source: 'Proxy' as const, configMap, rulesConfigMap: configMaps[1]?.metadata.name ?? '', port: profile.proxy.port, rules: rules.rules.length, missingClusterRoles: rules.missingClusterRoles };
+        return applyError === undefined ? proxy : { ...proxy, applyError };
+      }
+      return applyError === undefined ? { source: 'Generated', configMap } : { source: 'Generated', configMap, applyError };
     }
     const cm = await this.d.kubeconfigSources.get(profile.namespace, k.name);
     if (cm === undefined) return { source: 'ConfigMap', name: k.name, key: k.key, found: false };

@@ -8,6 +8,7 @@ import { ConditionType, mergeConditions, readyCondition, Reason, type ConditionI
 export type CredentialsObservation =
   | { source: 'InCluster' }
   | { source: 'Generated'; configMap: string; applyError?: string }
+  | { source: 'Proxy'; configMap: string; rulesConfigMap: string; port: number; rules: number; missingClusterRoles: string[]; applyError?: string }
   | { source: 'ConfigMap'; name: string; key: string; found: false }
   | { source: 'ConfigMap'; name: string; key: string; found: true; inspection: KubeconfigInspection | undefined }
   | { source: 'Secret'; name: string };
@@ -49,6 +50,8 @@ export interface ProfileObservation {
   workloads: WorkloadBinding[];
   /** AccessVerified, when checked; omitted conditions are not part of Ready. */
   access?: ConditionInput;
+  /** ClientsCompatible (Kubeconfig/Generated): a warning, not part of Ready. */
+  compatibility?: ConditionInput;
 }
 
 export function rbacCondition(o: ProfileObservation): ConditionInput {
@@ -88,6 +91,14 @@ export function credentialsCondition(o: ProfileObservation): ConditionInput {
     case 'Generated':
       if (c.applyError !== undefined) return { type, status: 'False', reason: Reason.ApplyFailed, message: `${c.applyError}; ${RETRYING}` };
       return { type, status: 'True', reason: Reason.KubeconfigGenerated, message: `ConfigMap ${c.configMap} holds a kubeconfig without credentials; the kubelet projects and rotates the token` };
+    case 'Proxy':
+      if (c.applyError !== undefined) return { type, status: 'False', reason: Reason.ApplyFailed, message: `${c.applyError}; ${RETRYING}` };
+      return {
+        type,
+        status: 'True',
+        reason: Reason.ProxyConfigured,
+        message: `The proxy sidecar on 127.0.0.1:${c.port} alone holds the kubelet-rotated token and enforces ${c.rules} rule${c.rules === 1 ? '' : 's'} (ConfigMap ${c.rulesConfigMap}); ConfigMap ${c.configMap} holds the apps' kubeconfig, without credentials`,
+      };
     case 'Secret':
       return {
         type,
@@ -152,7 +163,7 @@ export function profileStatus(o: ProfileObservation, existing: ApiAccessProfileS
   const protection = protectionCondition(o);
   // An identity the operator cannot inspect is not verified either way: that is not a reason to be unready.
   const decisive = parts.filter((c) => !(c.type === ConditionType.AccessVerified && c.reason === Reason.NotInspected));
-  const desired = [readyCondition(decisive), ...parts, ...(protection ? [protection] : [])];
+  const desired = [readyCondition(decisive), ...parts, ...(protection ? [protection] : []), ...(o.compatibility ? [o.compatibility] : [])];
   const count = (state: BindingState): number => o.workloads.filter((w) => w.state === state).length;
   return {
     observedGeneration: o.generation,

@@ -1,9 +1,10 @@
 // What the workload reconciler does with one labelled object, decided by an ordered chain of small
 // named checks over one gathered input (cert-manager's gather -> decide -> apply). Pure: the
 // reconciler gathers the facts, this decides, the reconciler writes.
-import { PROFILE_LABEL } from '../../crds/apiaccessprofile.ts';
+import { PROFILE_LABEL, PROXY_CONTAINER } from '../../crds/apiaccessprofile.ts';
 import type { InjectionResult } from '../desired/pod-template.ts';
 import { kubeconfigPath, type ResolvedProfile } from '../desired/profile.ts';
+import { injectionConflicts } from '../desired/injection-conflicts.ts';
 import { unreadableKubeconfig } from '../desired/readability.ts';
 import { carriesInjection, isWorkloadKind, podTemplate, replacesPodsOnTemplateChange, selectableContainers, support, type WorkloadKind } from '../desired/workload.ts';
 import { Reason, type ReasonName } from './conditions.ts';
@@ -28,6 +29,8 @@ export interface WorkloadFacts {
     | { state: 'missing' }
     | { state: 'deleting' }
     | { state: 'invalid' }
+    /** The operator cannot inject this profile: e.g. Proxy mode without the proxy image configured. */
+    | { state: 'unconfigured'; reason: ReasonName; message: string }
     | { state: 'usable'; resolved: ResolvedProfile; injection: InjectionResult };
   /** Only gathered when the injection is missing: whether its ServiceAccount exists. */
   serviceAccountExists?: boolean;
@@ -97,6 +100,13 @@ const CHECKS: Array<[string, Check]> = [
     },
   ],
   [
+    'OperatorUnconfigured',
+    (f) => {
+      if (f.profile?.state !== 'unconfigured') return undefined;
+      return { binding: { state: 'failed', message: f.profile.message }, events: [{ type: 'Warning', reason: f.profile.reason, message: `Not injected: ${f.profile.message}` }] };
+    },
+  ],
+  [
     'ProfileUnusable',
     (f) => {
       const state = f.profile?.state ?? 'missing';
@@ -121,6 +131,19 @@ const CHECKS: Array<[string, Check]> = [
     },
   ],
   [
+    // Found before writing: a Pod on the host network, a port or a mount path already taken.
+    'InjectionConflict',
+    (f) => {
+      const { resolved, injection } = usable(f);
+      const conflicts = injectionConflicts(resolved, podTemplate(f.workload!), injection);
+      const first = conflicts[0];
+      if (first === undefined) return undefined;
+      const message = conflicts.map((c) => c.message).join('; ');
+      const state: BindingState = first.kind === 'HostNetwork' ? 'unsupported' : 'conflicted';
+      return { binding: { state, message: `not injected: ${message}` }, events: [{ type: 'Warning', reason: Reason[first.kind], message: `Not injected: ${message}` }] };
+    },
+  ],
+  [
     // The controller rejects Pods whose ServiceAccount does not exist yet: wait for the profile's.
     'ServiceAccountPending',
     (f) => {
@@ -135,7 +158,7 @@ const CHECKS: Array<[string, Check]> = [
       const { resolved, injection } = usable(f);
       const k = resolved.kubeconfig;
       const { spec } = injection.injection;
-      const mounted = [...(spec.containers ?? []), ...(spec.initContainers ?? [])].map((c) => c.name);
+      const mounted = [...(spec.containers ?? []), ...(spec.initContainers ?? [])].map((c) => c.name).filter((c) => c !== PROXY_CONTAINER);
       const unreadable = k === undefined ? [] : unreadableKubeconfig(podTemplate(f.workload!), mounted, kubeconfigPath(k), k.fileMode);
       if (unreadable.length === 0) return undefined;
       const message = unreadable.map((u) => u.message).join('; ');

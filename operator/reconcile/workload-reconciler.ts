@@ -24,6 +24,9 @@ import { labelSelectorQuery } from '../desired/selectors.ts';
 
 export { PENDING_RECHECK_MS } from './workload-decision.ts';
 
+/** The operator's environment variable naming the proxy sidecar's image. */
+export const PROXY_IMAGE_ENV = 'APIACCESS_PROXY_IMAGE';
+
 export interface WorkloadReconcilerDeps {
   client: KubeClient;
   workloads: WorkloadIndex;
@@ -34,6 +37,8 @@ export interface WorkloadReconcilerDeps {
   logger: Logger;
   /** Whether a ServiceAccount exists, from the manager's cache (a new one requeues its workloads). */
   serviceAccountExists: (namespace: string, name: string) => boolean;
+  /** The proxy sidecar's image (the operator's own, APIACCESS_PROXY_IMAGE); without it Proxy profiles are not injected. */
+  proxyImage?: string;
 }
 
 /**
@@ -97,6 +102,12 @@ export class WorkloadReconciler {
     if (profile.metadata.deletionTimestamp !== undefined) return { ...facts, profile: { state: 'deleting' } };
     const resolved = this.resolved(profile, profileName, namespace);
     if (resolved === undefined) return { ...facts, profile: { state: 'invalid' } };
+    if (resolved.proxy !== undefined && this.d.proxyImage === undefined) {
+      return {
+        ...facts,
+        profile: { state: 'unconfigured', reason: Reason.ProxyImageUnknown, message: `auth Proxy needs the proxy image: the operator was started without ${PROXY_IMAGE_ENV} (the synthesized install sets it to the operator's own image)` },
+      };
+    }
     const k = resolved.kubeconfig;
     const sourceDigest = k?.source === 'ConfigMap' && resolved.auth === 'Kubeconfig' ? await this.sourceDigest(workload, namespace, k.name, k.key) : undefined;
     const containers = selectableContainers(workload);
@@ -104,7 +115,10 @@ export class WorkloadReconciler {
     const memoKey = JSON.stringify([profile.metadata.uid, profile.metadata.resourceVersion, containers, sourceDigest]);
     let injection = this.injections.get(memoKey);
     if (injection === undefined) {
-      injection = podTemplateInjection(resolved, containers, sourceDigest === undefined ? {} : { sourceDigest });
+      injection = podTemplateInjection(resolved, containers, {
+        ...(sourceDigest === undefined ? {} : { sourceDigest }),
+        ...(this.d.proxyImage === undefined ? {} : { proxyImage: this.d.proxyImage }),
+      });
       this.injections.set(memoKey, injection);
       if (this.injections.size > MEMO_ENTRIES) this.injections.delete(this.injections.keys().next().value as string);
     }
