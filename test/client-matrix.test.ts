@@ -21,7 +21,7 @@ import { certificateKubeconfig, signedClientCertificate } from './certificates.t
 import { clientCommand, parseOutcomes } from './client-matrix/clients.ts';
 import { CLIENTS_UID, COLUMN_SPECS, TOKEN_SECONDS } from './client-matrix/columns.ts';
 import { expectedCell, mismatches } from './client-matrix/expectations.ts';
-import { ALLOWED_REQUEST, cellName, CLIENTS, COLUMNS, FORBIDDEN_REQUEST, GRANT, type AuditedRequest, type CellResult, type ClientId, type ColumnId, type MatrixRun, type MissingColumn, type TokenObservation, type Versions } from './client-matrix/matrix.ts';
+import { ALLOWED_REQUEST, cellName, CLIENTS, COLUMNS, EXPIRY_LEEWAY_MS, FORBIDDEN_REQUEST, GRANT, type AuditedRequest, type CellResult, type ClientId, type ColumnId, type MatrixRun, type MissingColumn, type TokenObservation, type Versions } from './client-matrix/matrix.ts';
 import { measureCell } from './client-matrix/measure.ts';
 import { renderClientsMarkdown } from './client-matrix/render.ts';
 import { applyYaml, createNamespace, testCluster, waitFor } from './harness.ts';
@@ -246,17 +246,23 @@ describe('client compatibility matrix, in real Pods, across a real kubelet token
     const observations = new Map<string, TokenObservation>();
     await Promise.all(rotating.map(async ({ cell, pod }, i) => observations.set(cell.name, await observeRotation(pod, cell, firsts[i]!))));
 
-    // Every rotating cell made its rounds after its re-read period, in its own log.
+    // Every rotating cell made its rounds after its re-read period and after its old token is
+    // refused (a client still sending it gets 401 from then on), in its own log.
     const logs = new Map<string, string>();
+    const judgedFrom = (cell: Cell): number => {
+      const o = observations.get(cell.name)!;
+      return Math.max(o.rotatedSeenAt + REREAD_MS, o.oldExpiresAt + EXPIRY_LEEWAY_MS);
+    };
     await waitFor(
       async () => {
         for (const [i, cell] of cells.entries()) logs.set(cell.name, await podLog(pods[i]!));
-        return rotating.every(({ cell }) => {
-          const judgedFrom = observations.get(cell.name)!.rotatedSeenAt + REREAD_MS;
-          return parseOutcomes(cell.client, logs.get(cell.name)!).filter((o) => o.request === 'allowed' && o.at >= judgedFrom).length >= JUDGED_ROUNDS;
-        });
+        return rotating.every(({ cell }) => parseOutcomes(cell.client, logs.get(cell.name)!).filter((o) => o.request === 'allowed' && o.at >= judgedFrom(cell)).length >= JUDGED_ROUNDS);
       },
-      { timeoutMs: REREAD_MS + (JUDGED_ROUNDS + 6) * ROUND_MS * 2, intervalMs: 15_000, what: `${JUDGED_ROUNDS} rounds of every rotating cell after its re-read period` },
+      {
+        timeoutMs: Math.max(...rotating.map(({ cell }) => judgedFrom(cell))) - Date.now() + (JUDGED_ROUNDS + 6) * ROUND_MS * 2,
+        intervalMs: 15_000,
+        what: `${JUDGED_ROUNDS} rounds of every rotating cell after its re-read period and its old token's expiry`,
+      },
     );
     // The audit log is written asynchronously: the last rounds' events may lag a little.
     await sleep(5_000);

@@ -6,7 +6,8 @@ import type { CellResult, ClientId, ColumnId } from './matrix.ts';
 
 /**
  * new-token: every request after the rotation (and the client's re-read period) carries the new token.
- * old-token: the client keeps sending the token it read at start (none carries the new one).
+ * old-token: the client keeps sending the token it read at start (none carries the new one), and
+ *   gets 401 once that token expired.
  * no-credential: the client sends no credential at all (the API server sees system:anonymous).
  */
 export type ExpectedRotation = 'new-token' | 'old-token' | 'no-credential' | 'n/a';
@@ -68,6 +69,8 @@ export function mismatches(cell: CellResult, expected: Expectation): string[] {
     if (!r.stillWorks) found.push(`${name}: the allowed request should still succeed after the rotation (${r.evidence})`);
   } else if (expected.rotation === 'old-token') {
     if (ids.includes(`JTI=${r.newJti}`) || !ids.includes(`JTI=${r.oldJti}`)) found.push(`${name}: the client should keep sending the old token ${r.oldJti} (${r.evidence})`);
+    const statuses = Object.keys(r.afterExpiry);
+    if (!(statuses.length === 1 && statuses[0] === '401')) found.push(`${name}: once the old token expired every allowed request should get 401 (${r.evidence})`);
   } else if (ids.some((id) => id !== 'none') || !cell.users.every((u) => u === 'system:anonymous')) {
     found.push(`${name}: the client should send no credential (users ${cell.users.join(', ')}; ${r.evidence})`);
   }

@@ -15,6 +15,9 @@ export const FORBIDDEN_REQUEST = { verb: 'get', resource: 'pods', namespace: 'de
 /** The one grant of every cell: `list`, not `get`, so the forbidden request is refused by RBAC (or by the proxy). */
 export const GRANT = { scope: 'Cluster', rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['list'] }] } as const;
 
+/** The API server accepts a ServiceAccount token this long past its `exp` (go-jose's DefaultLeeway). */
+export const EXPIRY_LEEWAY_MS = 60_000;
+
 export type RequestKind = 'allowed' | 'forbidden';
 
 /** One answer a client reported in its log. `status` 0: no HTTP answer (connection or TLS error). */
@@ -69,6 +72,10 @@ export type Rotation =
       readonly usesNewToken: boolean;
       /** Every allowed request after the rotation succeeded (alone it proves nothing: the old token stays valid until it expires). */
       readonly stillWorks: boolean;
+      /** The old token's expiry plus the API server's leeway: from then on it is refused. */
+      readonly oldTokenRefusedFrom: string;
+      /** Statuses the client got for the allowed request from then on, with counts (`200`, or `401` for a client still sending the old token). */
+      readonly afterExpiry: Readonly<Record<string, number>>;
       readonly evidence: string;
     }
   | { readonly applicable: false; readonly reason: string };

@@ -16,7 +16,8 @@ function rounds(credential: (at: number) => string | undefined, user = USER, for
   const outcomes: Outcome[] = [];
   const audited: AuditedRequest[] = [];
   for (let at = T0; at <= T0 + 12 * MIN; at += MIN) {
-    const allowedStatus = user === 'system:anonymous' ? 403 : 200;
+    // The old token is refused from its expiry plus a minute on.
+    const allowedStatus = user === 'system:anonymous' ? 403 : credential(at) === 'JTI=old' && at >= T0 + 11 * MIN ? 401 : 200;
     outcomes.push({ at, request: 'allowed', status: allowedStatus, detail: '' }, { at, request: 'forbidden', status: forbiddenStatus, detail: 'Forbidden' });
     audited.push({ at, request: 'allowed', status: allowedStatus, user, credential: credential(at) }, { at, request: 'forbidden', status: forbiddenStatus, user, credential: credential(at) });
   }
@@ -38,6 +39,7 @@ describe('measureCell', () => {
     assert.equal(c.rotation.usesNewToken, true);
     assert.equal(c.rotation.stillWorks, true);
     assert.deepEqual(c.rotation.after, { 'JTI=new': 6 });
+    assert.deepEqual(c.rotation.afterExpiry, { '200': 2 });
     assert.deepEqual(mismatches(c, expectedCell('client-go', 'Generated', { tokenFile: '/t' })), []);
   });
 
@@ -46,9 +48,10 @@ describe('measureCell', () => {
     assert.ok(c.rotation.applicable);
     assert.equal(c.rotation.usesNewToken, false);
     assert.match(c.rotation.evidence, /0 carried the new token, 6 the old one/);
+    assert.deepEqual(c.rotation.afterExpiry, { '401': 2 });
     assert.deepEqual(mismatches(c, expectedCell('python', 'Generated', { tokenFile: '/t' })), []);
     // The same measurement for client-go is a failure the test reports.
-    assert.equal(mismatches(c, expectedCell('client-go', 'Generated', { tokenFile: '/t' })).length, 1);
+    assert.match(mismatches(c, expectedCell('client-go', 'Generated', { tokenFile: '/t' })).join('\n'), /python × Generated: every request after the rotation should carry the new token/);
   });
 
   it('a client that sends no credential fails the allowed request; with tokenFile alone that is client-node\'s expected cell', () => {

@@ -1,6 +1,6 @@
 // The pure half of the matrix: from what a cell's client logged, what the audit log recorded for its
 // Pod and what its token file held, decide the cell. No I/O here.
-import type { AuditedRequest, CellResult, ClientId, ColumnId, Outcome, Rotation, TokenObservation, Verdict } from './matrix.ts';
+import { EXPIRY_LEEWAY_MS, type AuditedRequest, type CellResult, type ClientId, type ColumnId, type Outcome, type Rotation, type TokenObservation, type Verdict } from './matrix.ts';
 
 export interface CellInput {
   readonly client: ClientId;
@@ -70,13 +70,15 @@ function rotation(input: CellInput, token: TokenObservation): Rotation {
   const sentOld = afterIds[oldId] ?? 0;
   const sentNew = afterIds[newId] ?? 0;
   const none = afterIds[NO_CREDENTIAL] ?? 0;
-  const expired = after.filter((r) => r.at > token.oldExpiresAt).length;
+  const refusedFrom = token.oldExpiresAt + EXPIRY_LEEWAY_MS;
+  const afterExpiry = counts(input.outcomes.filter((o) => o.request === 'allowed' && o.at >= refusedFrom).map((o) => String(o.status)));
   const parts = [
     `old token ${token.oldJti}, new token ${token.newJti} seen at ${iso(token.rotatedSeenAt)}`,
     `of ${after.length} requests from ${iso(judgedFrom)} on, ${sentNew} carried the new token, ${sentOld} the old one${none > 0 ? `, ${none} no credential` : ''}`,
     `${allowedAfter.filter((o) => o.status === 200).length} of ${allowedAfter.length} allowed requests succeeded`,
   ];
-  if (expired > 0) parts.push(`${expired} requests came after the old token's expiry (${iso(token.oldExpiresAt)})`);
+  const expiry = summarize(Object.entries(afterExpiry).flatMap(([status, n]) => Array<string>(n).fill(status)));
+  parts.push(`after the old token's expiry (${iso(token.oldExpiresAt)}, refused from ${iso(refusedFrom)}) the allowed request got ${expiry || 'no answer yet'}`);
   return {
     applicable: true,
     oldJti: token.oldJti,
@@ -87,6 +89,8 @@ function rotation(input: CellInput, token: TokenObservation): Rotation {
     after: afterIds,
     usesNewToken,
     stillWorks,
+    oldTokenRefusedFrom: iso(refusedFrom),
+    afterExpiry,
     evidence: parts.join('; '),
   };
 }

@@ -14,6 +14,8 @@ const rotation = (usesNewToken: boolean): CellResult['rotation'] => ({
   after: usesNewToken ? { 'JTI=new': 6 } : { 'JTI=old': 6 },
   usesNewToken,
   stillWorks: true,
+  oldTokenRefusedFrom: '2026-12-02T18:11:00Z',
+  afterExpiry: usesNewToken ? { '200': 3 } : { '401': 3 },
   evidence: usesNewToken ? 'of 6 requests, 6 carried the new token' : 'of 6 requests, 0 carried the new token, 6 the old one',
 });
 
