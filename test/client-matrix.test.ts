@@ -40,6 +40,8 @@ const TOKEN_POLL_MS = 20_000;
 /** 15-20 Pods start at once on a loaded 2-core node. */
 const POD_START_MS = 5 * 60_000;
 const CONTAINER = 'client';
+/** How the doc names the user of a request the API server could not authenticate (the audit log has none). */
+const UNAUTHENTICATED = '(unauthenticated)';
 
 /** Columns this run cannot measure yet, with the reason the doc shows. */
 const MISSING_COLUMNS: readonly MissingColumn[] = [
@@ -148,7 +150,7 @@ function auditedRequest(e: AuditEvent): AuditedRequest {
       : isPods && e.verb === FORBIDDEN_REQUEST.verb && o?.namespace === FORBIDDEN_REQUEST.namespace && o.name === FORBIDDEN_REQUEST.name
         ? 'forbidden'
         : 'other';
-  return { at: Date.parse(e.stageTimestamp), request, status: e.responseStatus?.code ?? 0, user: e.user.username ?? '', credential: e.user.extra?.[CREDENTIAL_ID]?.[0] };
+  return { at: Date.parse(e.stageTimestamp), request, status: e.responseStatus?.code ?? 0, user: e.user.username ?? UNAUTHENTICATED, credential: e.user.extra?.[CREDENTIAL_ID]?.[0] };
 }
 
 /** The Pod's requests: its Pod-bound token names it; a certificate names its user; an unauthenticated request has only the Pod's address. */
@@ -287,6 +289,9 @@ describe('client compatibility matrix, in real Pods, across a real kubelet token
         }),
       );
     }
+    const compatible = generated
+      ? ((await admin.get<Obj>(`/apis/apiaccess.dev/v1alpha1/namespaces/${ns}/apiaccessprofiles/${generated.name}`))?.status?.conditions as Array<{ type: string; status: string; reason: string; message: string }> | undefined)?.find((c) => c.type === 'ClientsCompatible')
+      : undefined;
     const run: MatrixRun = {
       date: new Date().toISOString().slice(0, 10),
       durationSeconds: Math.round((Date.now() - started) / 1000),
@@ -294,6 +299,7 @@ describe('client compatibility matrix, in real Pods, across a real kubelet token
       rereadSeconds: REREAD_MS / 1000,
       versions: await versions(pods[0]!),
       generatedUser,
+      ...(compatible ? { generatedClientsCompatible: { status: compatible.status, reason: compatible.reason, message: compatible.message } } : {}),
       cells: results,
       missingColumns: MISSING_COLUMNS,
     };

@@ -24,7 +24,7 @@ const CURL_CALL: Record<ColumnId, string> = {
 function curlScript(column: ColumnId): string {
   return `kc() { sed -n "s/^ *$1: *//p" "$KUBECONFIG" | head -n 1; }
 call() { ${CURL_CALL[column]} -o /tmp/body -w '%{http_code}' 2>/tmp/err; }
-report() { code=$(call "$2"); echo "MATRIX $1 $code $(sed -n 's/.*"message": *"\\([^"]*\\)".*/\\1/p' /tmp/body | head -n 1)$(head -c 200 /tmp/err | tr '\\n' ' ')"; }
+report() { code=$(call "$2"); echo "MATRIX $1 $code $(sed -n 's/.*"message": *"\\(\\([^"\\\\]\\|\\\\.\\)*\\)".*/\\1/p' /tmp/body | sed 's/\\\\"/"/g' | head -n 1)$(head -c 200 /tmp/err | tr '\\n' ' ')"; }
 while true; do
   report allowed ${ALLOWED_REQUEST.path}
   report forbidden ${FORBIDDEN_REQUEST.path}

@@ -1,6 +1,7 @@
 // docs/clients.md from a measured run: what a cell proves, the matrix (✅ / ❌ / n/a, each ❌ and n/a
 // with a footnote), how each column and row runs, versions, the evidence per cell and notes. Pure:
 // the same run gives the same page.
+import { DEFAULT_TOKEN_EXPIRATION_SECONDS } from '../../crds/apiaccessprofile.ts';
 import { CLIENT_DESCRIPTIONS } from './clients.ts';
 import { COLUMN_SPECS } from './columns.ts';
 import { expectedCell } from './expectations.ts';
@@ -61,7 +62,7 @@ export function renderClientsMarkdown(run: MatrixRun): string {
     '',
     `1. **allowed**: ${ALLOWED_REQUEST.text}. Every profile grants exactly \`list\` on \`pods\` at Cluster scope. ${OK} when the client got 200 and the API server's audit log shows the request answered 200 as the cell's identity.`,
     `2. **refused**: ${FORBIDDEN_REQUEST.text}, which is not granted (\`get\` is not \`list\`). ${OK} when every answer was 403 (a 401 after a token expired counts as refused too) and none succeeded; in Proxy mode the 403 comes from the sidecar, and the request never reaches the API server. These are exactly the two requests client-go's examples make; the other clients' scripts make the same two.`,
-    `3. **new token**: the kubelet really rotates the cell's token (${run.tokenExpirationSeconds} s, the shortest a TokenRequest allows; the kubelet renews it at 80 %, after about 8 minutes). The test reads the \`jti\` of the token file inside the Pod before and after the rotation, and the audit log names the credential of every request (\`authentication.kubernetes.io/credential-id: JTI=<jti>\`). ${OK} when every request made from ${run.rereadSeconds} s after the new token appeared on (the re-read period of client-go and of the in-cluster loaders is a minute) carries the **new** \`jti\`, and the allowed request still succeeds. "Still works" alone proves nothing: the old token stays valid until it expires.`,
+    `3. **new token**: the kubelet really rotates the cell's token (${run.tokenExpirationSeconds} s, the shortest a TokenRequest allows; the kubelet renews it at 80 %, after about 8 minutes). The test reads the \`jti\` of the token file inside the Pod before and after the rotation, and the audit log names the credential of every request (\`authentication.kubernetes.io/credential-id: JTI=<jti>\`). ${OK} when every request made from ${run.rereadSeconds} s after the new token appeared on (the re-read period of client-go and of the in-cluster loaders is a minute) carries the **new** \`jti\`, and the allowed request still succeeds. "Still works" alone proves nothing: the old token stays valid until it expires. So the run goes on until the old token is refused too (its \`exp\` plus the API server's 60 s leeway): a client still sending it gets 401 from then on, and the evidence shows it.`,
     '',
     '## Matrix',
     '',
@@ -100,6 +101,10 @@ export function renderClientsMarkdown(run: MatrixRun): string {
     `- The generated kubeconfig's user, as the operator wrote it in this run: \`${JSON.stringify(run.generatedUser)}\`.`,
     '- curl and kubectl start a new process per request, so they read their files on every request: a rotated token is used from the next request on. The other clients load their configuration once.',
     '- A client that keeps its first token works until that token expires, then gets 401: in the Generated column such a client needs the Proxy column (the sidecar re-reads the token for it) or a token that outlives the process.',
+    `- The matrix sets \`tokenExpirationSeconds: ${run.tokenExpirationSeconds}\` so that the kubelet rotates within the run. The product's default for a Generated kubeconfig is ${DEFAULT_TOKEN_EXPIRATION_SECONDS} s, the lifetime of the kubelet's own ServiceAccount token, which the API server extends to a year for a Pod-bound token of its own audience (unless it runs with \`--service-account-extend-token-expiration=false\`): with it a client that reads the token once keeps a valid token for the Pod's life, and the clients that re-read still switch at every rotation. Neither the year nor that flag is measured here.`,
+    ...(run.generatedClientsCompatible
+      ? [`- The operator's own warning on the Generated profiles of this run: \`ClientsCompatible=${run.generatedClientsCompatible.status}\` (\`${run.generatedClientsCompatible.reason}\`): "${run.generatedClientsCompatible.message}".`]
+      : []),
     `- Refusals: ${FORBIDDEN_REQUEST.path} is refused by RBAC, not by a missing object (a granted \`get\` would answer 404).`,
     '',
   ].join('\n')}`;
