@@ -15,8 +15,7 @@ import {
   PROXY_CONTAINER,
   type ApiAccessProfileSpecInput,
 } from '../crds/apiaccessprofile.ts';
-import { DEFAULT_IMAGE } from './main.ts';
-import { packageVersion } from './package-root.ts';
+import { defaultOperatorImage } from '../operator/desired/operator-image.ts';
 import { injectionConflicts } from '../operator/desired/injection-conflicts.ts';
 import { podTemplateInjection, type ContainerInjection, type PodTemplateInjection, type SelectableContainers } from '../operator/desired/pod-template.ts';
 import { desiredObjects } from '../operator/desired/owned-objects.ts';
@@ -88,7 +87,7 @@ export class ApiAccess extends Construct {
       );
     }
     const pod = selectableContainers(props.workload);
-    const result = podTemplateInjection(this.profile, pod, { proxyImage: props.proxyImage ?? `${DEFAULT_IMAGE}:v${packageVersion()}` });
+    const result = podTemplateInjection(this.profile, pod, { proxyImage: props.proxyImage ?? defaultOperatorImage() });
     const { injection, missingContainers } = result;
     if (missingContainers.length > 0) {
       const has = [...pod.containers, ...pod.nativeSidecars.map((c) => `${c} (native sidecar)`)];

@@ -5,7 +5,8 @@ import { Examples } from './examples.ts';
 import { OperatorInstall } from './operator-install.ts';
 import { packageRoot, packageVersion } from './package-root.ts';
 
-export const DEFAULT_IMAGE = 'ghcr.io/api-access-operator/apiaccess';
+export { DEFAULT_IMAGE } from '../operator/desired/operator-image.ts';
+import { DEFAULT_IMAGE } from '../operator/desired/operator-image.ts';
 
 export function buildApp(outdir?: string): App {
   const app = new App({ outdir: outdir ?? process.env.CDK8S_OUTDIR ?? join(packageRoot(), 'manifests', 'dist'), yamlOutputType: YamlOutputType.FILE_PER_CHART });

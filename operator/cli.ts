@@ -4,6 +4,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { doctorCommand } from './doctor/command.ts';
 import { CommandExit, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit.ts';
+import { proxyCommand } from './proxy/command.ts';
 import type { KubeconfigFlags } from './commands/kubeconfig-export.ts';
 import type { RunFlags } from './commands/run.ts';
 
@@ -57,6 +58,7 @@ export function program(): Command {
     .option('--output <file>', 'write to this file (mode 0600) instead of standard output')
     .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG, in-cluster, then ~/.kube/config)')
     .action(async (profile: string, flags: KubeconfigFlags) => (await import('./commands/kubeconfig-export.ts')).kubeconfigCommand(profile, flags));
+  cli.addCommand(proxyCommand());
   return cli;
 }
 

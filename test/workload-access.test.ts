@@ -169,6 +169,13 @@ describe('access in real Pods, mode by mode, with the operator running as its De
     await assertListsPodsOnly(pod, 'config.load_kube_config()', new RegExp(`system:serviceaccount:${ns}:reader`));
     const outOfCluster = await execInPod(pod, ['out-of-cluster-client-configuration', '-kubeconfig', '/etc/apiaccess/kubeconfig']);
     assert.match(outOfCluster.stdout + outOfCluster.stderr, /forbidden.*at the cluster scope/i, 'client-go reads the generated kubeconfig and is refused beyond the grant');
+    // The default 3607 s is the kubelet's own lifetime, which the API server extends to a year for a
+    // Pod-bound token: clients that read the token once keep working (decision 0017).
+    const claims = await execInPod(pod, 'cut -d. -f2 /etc/apiaccess/token');
+    const jwt = JSON.parse(Buffer.from(claims.stdout.trim(), 'base64url').toString()) as { iat: number; exp: number };
+    assert.ok(jwt.exp - jwt.iat > 300 * 86_400, `the projected token lives ${jwt.exp - jwt.iat} s`);
+    const compatible = await condition('reader', 'ClientsCompatible', 'True', 'AllClientsRotate');
+    assert.ok(compatible);
     await condition('reader', 'Ready', 'True');
   });
 

@@ -2,7 +2,8 @@
 // changing anything. Every object goes through a server-side dry-run apply, so admission, RBAC and
 // field-ownership conflicts show up exactly as they would for the operator.
 import { stringify } from 'yaml';
-import { FIELD_MANAGER, parseSpec, PROFILE_LABEL } from '../../crds/apiaccessprofile.ts';
+import { FIELD_MANAGER, parseSpec, PROFILE_LABEL, type PolicyRule } from '../../crds/apiaccessprofile.ts';
+import { defaultOperatorImage } from '../desired/operator-image.ts';
 import { podTemplateInjection } from '../desired/pod-template.ts';
 import { desiredObjects } from '../desired/owned-objects.ts';
 import { resolveProfile } from '../desired/profile.ts';
@@ -31,7 +32,15 @@ export async function preview(client: KubeClient, namespace: string, name: strin
   if (!parsed.ok) throw new CommandExit(EXIT_FAILURE, `ApiAccessProfile ${namespace}/${name} has an invalid spec: ${parsed.message}`);
   const profile = resolveProfile({ name, namespace, ...(live.metadata.uid ? { uid: live.metadata.uid } : {}), spec: parsed.spec });
   const items: PreviewItem[] = [];
-  for (const object of desiredObjects(profile)) items.push(await previewObject(client, object));
+  // Proxy mode: the rules file expands the referenced ClusterRoles, read as you (the operator reads its cache).
+  const clusterRoleRules = new Map<string, PolicyRule[] | undefined>();
+  if (profile.proxy !== undefined) {
+    for (const role of profile.permissions.clusterRoles) {
+      clusterRoleRules.set(role, (await client.get<KubeObject & { rules?: PolicyRule[] }>(objectPath(RESOURCES.ClusterRole, undefined, role)))?.rules ?? undefined);
+    }
+  }
+  for (const object of desiredObjects(profile, clusterRoleRules)) items.push(await previewObject(client, object));
+  const proxyImage = process.env.APIACCESS_PROXY_IMAGE || defaultOperatorImage();
   for (const kind of Object.keys(WORKLOAD_KINDS) as WorkloadKind[]) {
     const list = await client.request<{ items: KubeObject[] }>('GET', collectionPath(RESOURCES[kind], namespace), { query: { labelSelector: `${PROFILE_LABEL}=${name}` } });
     for (const workload of list.items) {
@@ -42,7 +51,7 @@ export async function preview(client: KubeClient, namespace: string, name: strin
         items.push({ object: label, action: 'skipped', detail: supported.supported ? '' : supported.reason });
         continue;
       }
-      const { injection, missingContainers } = podTemplateInjection(profile, selectableContainers(obj));
+      const { injection, missingContainers } = podTemplateInjection(profile, selectableContainers(obj), { proxyImage });
       if (missingContainers.length > 0) items.push({ object: label, action: 'skipped', detail: `spec.containers names ${missingContainers.join(', ')}, which it does not have` });
       else if (carriesInjection(obj, name, injection)) items.push({ object: label, action: 'unchanged' });
       else items.push(await dryRun(client, workloadApplyConfig({ kind, namespace, name: workload.metadata.name }, name, injection), label, 'change'));

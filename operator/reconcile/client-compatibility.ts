@@ -4,14 +4,25 @@
 import { DEFAULT_TOKEN_EXPIRATION_SECONDS } from '../../crds/apiaccessprofile.ts';
 import type { ResolvedProfile } from '../desired/profile.ts';
 import { ConditionType, Reason, type ConditionInput } from './conditions.ts';
+import type { CredentialsObservation } from './profile-status.ts';
 
 /** Clients that read the token file once, at start (measured: docs/clients.md). */
 export const READ_ONCE_CLIENTS = 'the Python client and @kubernetes/client-node';
 
-export function clientCompatibility(profile: ResolvedProfile): ConditionInput | undefined {
+export function clientCompatibility(profile: ResolvedProfile, credentials?: CredentialsObservation): ConditionInput | undefined {
   const k = profile.kubeconfig;
-  if (profile.auth !== 'Kubeconfig' || k === undefined || k.source !== 'Generated') return undefined;
   const type = ConditionType.ClientsCompatible;
+  if (credentials?.source === 'ConfigMap' && credentials.found && credentials.inspection?.ok === true) {
+    const file = credentials.inspection.tokenFileOnly;
+    if (file === undefined) return undefined;
+    return {
+      type,
+      status: 'False',
+      reason: Reason.TokenFileIgnored,
+      message: `ConfigMap ${credentials.name} key "${credentials.key}": user ${credentials.inspection.user} names tokenFile only, which @kubernetes/client-node ignores (it sends no credential); add token-file: ${file} beside it, or use auth: Proxy`,
+    };
+  }
+  if (profile.auth !== 'Kubeconfig' || k === undefined || k.source !== 'Generated') return undefined;
   const extended = k.tokenExpirationSeconds === DEFAULT_TOKEN_EXPIRATION_SECONDS && k.audience === undefined;
   if (extended) {
     return {

@@ -56,6 +56,7 @@ export const Reason = {
   // ClientsCompatible
   AllClientsRotate: 'AllClientsRotate',
   TokenExpiresForReadOnceClients: 'TokenExpiresForReadOnceClients',
+  TokenFileIgnored: 'TokenFileIgnored',
   // WorkloadsBound (Proxy mode and mounts)
   HostNetwork: 'HostNetwork',
   ProxyPortConflict: 'ProxyPortConflict',

@@ -12,7 +12,8 @@ export type KubeconfigIdentity =
   | { kind: 'Unknown'; detail: string };
 
 export type KubeconfigInspection =
-  | { ok: true; server: string; user: string; credentials: string[]; identity: KubeconfigIdentity }
+  /** `tokenFileOnly`: the user names `tokenFile` but not `token-file`, which is all @kubernetes/client-node reads. */
+  | { ok: true; server: string; user: string; credentials: string[]; identity: KubeconfigIdentity; tokenFileOnly?: string }
   | { ok: false; message: string };
 
 // Fields that hold secret material; a client certificate alone is public, its key is not.
@@ -31,7 +32,9 @@ export function inspectKubeconfig(text: string): KubeconfigInspection {
   const walked = walkKubeconfig(config);
   if (!walked.ok) return { ok: false, message: walked.problem };
   const { server, userName, user } = walked.walk;
-  return { ok: true, server, user: userName, credentials: credentialFields(config.users), identity: identityOf(user) };
+  const inspection: KubeconfigInspection = { ok: true, server, user: userName, credentials: credentialFields(config.users), identity: identityOf(user) };
+  if (typeof user.tokenFile === 'string' && user['token-file'] === undefined && user.token === undefined) inspection.tokenFileOnly = user.tokenFile;
+  return inspection;
 }
 
 /** Paths of every secret-bearing field, e.g. users[0].user.token; values are never returned. */

@@ -146,7 +146,7 @@ export class ProfileReconciler {
       credentials,
       workloads: [],
     };
-    const compatibility = clientCompatibility(resolved);
+    const compatibility = clientCompatibility(resolved, credentials);
     if (compatibility !== undefined) observation.compatibility = compatibility;
     // Asked of the API server's authorizer after applying: it proves the RBAC in force, whoever owns it.
     // Verdicts come from the ReviewCache while the identity's RBAC state is unchanged.

@@ -124,3 +124,34 @@ describe('decideWorkload', () => {
     assert.equal(d.write, undefined);
   });
 });
+
+describe('Proxy mode decisions', () => {
+  const proxy = profile({ auth: 'Proxy', permissions: { rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['list'] }] } }, { name: 'agent', namespace: 'team-a' });
+  const proxyFacts = (spec: unknown): WorkloadFacts => {
+    const w = object('Deployment', { spec: { selector: { matchLabels: { app: 'x' } }, template: { metadata: {}, spec } } });
+    return { kind: 'Deployment', namespace: 'team-a', name: 'w', workload: w, profile: { state: 'usable', resolved: proxy, injection: podTemplateInjection(proxy, selectableContainers(w), { proxyImage: 'img' }) } };
+  };
+
+  it('refuses a host-network Pod as unsupported, with a HostNetwork Warning and no write', () => {
+    const d = decideWorkload(proxyFacts({ hostNetwork: true, containers: [{ name: 'app' }] }));
+    assert.equal(d.check, 'InjectionConflict');
+    assert.equal(d.write, undefined);
+    assert.equal(d.binding !== 'forget' && d.binding.state, 'unsupported');
+    assert.equal(d.events[0]?.reason, 'HostNetwork');
+  });
+
+  it('counts a taken proxy port as conflicted, with a ProxyPortConflict Warning and no write', () => {
+    const d = decideWorkload(proxyFacts({ containers: [{ name: 'app', ports: [{ containerPort: 8001 }] }] }));
+    assert.equal(d.binding !== 'forget' && d.binding.state, 'conflicted');
+    assert.equal(d.events[0]?.reason, 'ProxyPortConflict');
+    assert.equal(d.write, undefined);
+  });
+
+  it('injects an ordinary template, and reports a profile the operator cannot inject (no proxy image) as failed', () => {
+    assert.equal(decideWorkload({ ...proxyFacts({ containers: [{ name: 'app' }] }), serviceAccountExists: true }).write?.kind, 'inject');
+    const w = object('Deployment');
+    const d = decideWorkload({ kind: 'Deployment', namespace: 'team-a', name: 'w', workload: w, profile: { state: 'unconfigured', reason: 'ProxyImageUnknown', message: 'no image' } });
+    assert.equal(d.binding !== 'forget' && d.binding.state, 'failed');
+    assert.equal(d.events[0]?.reason, 'ProxyImageUnknown');
+  });
+});
