@@ -1,5 +1,7 @@
 // The columns: how each cell's profile gives its Pod credentials, what the Pod template adds for it,
 // where the kubelet-rotated token lives, and which identity the API server must see.
+import { PROXY_CONTAINER } from '../../crds/apiaccessprofile.ts';
+import { PROXY_MOUNT_PATH } from '../../operator/desired/proxy.ts';
 import { GRANT, type ColumnId } from './matrix.ts';
 
 export const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -21,10 +23,10 @@ export interface ColumnSpec {
   readonly volumeMounts: readonly object[];
   readonly podSecurityContext: Readonly<Record<string, unknown>>;
   /**
-   * The file holding the kubelet-rotated token, and the container to read it in; undefined when
-   * no kubelet-rotated token is involved (then `noRotation` says why).
+   * The file holding the kubelet-rotated token, the container to read it in and the command that
+   * prints it there; undefined when no kubelet-rotated token is involved (then `noRotation` says why).
    */
-  readonly token?: { readonly path: string; readonly container?: string };
+  readonly token?: { readonly path: string; readonly container?: string; readonly read?: readonly string[] };
   readonly noRotation?: string;
   /** How the doc explains the column. */
   readonly description: string;
@@ -97,8 +99,9 @@ export const COLUMN_SPECS: Record<ColumnId, ColumnSpec> = {
     volumes: [],
     volumeMounts: [],
     podSecurityContext: {},
-    token: { path: `${KUBECONFIG_DIR}/token`, container: 'apiaccess-proxy' },
+    // Only the sidecar mounts the token; the operator image has Node.js but no coreutils.
+    token: { path: `${PROXY_MOUNT_PATH}/token`, container: PROXY_CONTAINER, read: ['node', '-e', `process.stdout.write(require('node:fs').readFileSync('${PROXY_MOUNT_PATH}/token', 'utf8'))`] },
     description:
-      '`auth: Proxy` with `kubeconfig: { tokenExpirationSeconds: 600 }`: the native sidecar `apiaccess-proxy` holds the Pod-bound 600 s token and forwards what the profile allows; the client container gets `KUBECONFIG` (server `http://127.0.0.1:8001`, no credential) and `KUBERNETES_API_PROXY`. The audit log shows the sidecar\'s token.',
+      '`auth: Proxy` with `kubeconfig: { tokenExpirationSeconds: 600 }`: the native sidecar `apiaccess-proxy` alone mounts the Pod-bound 600 s token (at `' + PROXY_MOUNT_PATH + '`; it re-reads it every 10 s) and forwards only what the profile allows (the refusal is its own 403, the request never reaches the API server); the client container gets `KUBECONFIG` (server `http://127.0.0.1:8001`, no credential) and `KUBERNETES_API_PROXY=http://127.0.0.1:8001`. The audit log shows the sidecar\'s token, bound to the Pod, so the new-token check is the same as in the other columns: the test reads the token file in the sidecar.',
   },
 };
