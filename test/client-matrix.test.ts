@@ -95,6 +95,15 @@ function deployment(cell: Cell, replicas: number): object {
   };
 }
 
+interface Kubeconfig {
+  readonly clusters?: Array<{ cluster?: Record<string, unknown> }>;
+  readonly users?: Array<{ user?: Record<string, unknown> }>;
+}
+
+function kubeconfigOf(configMap: Obj | undefined): Kubeconfig {
+  return (parse(configMap?.data?.kubeconfig ?? '{}') ?? {}) as Kubeconfig;
+}
+
 interface Claims {
   readonly jti: string;
   readonly iat: number;
@@ -234,7 +243,11 @@ describe('client compatibility matrix, in real Pods, across a real kubelet token
     );
     const generated = cells.find((c) => c.column === 'Generated');
     const generatedConfigMap = generated ? await admin.get<Obj>(`/api/v1/namespaces/${ns}/configmaps/${kubeconfigConfigMapName(generated.name)}`) : undefined;
-    const generatedUser = ((parse(generatedConfigMap?.data?.kubeconfig ?? '{}') as { users?: Array<{ user?: Record<string, unknown> }> }).users?.[0]?.user ?? {}) as Record<string, unknown>;
+    const generatedUser = (kubeconfigOf(generatedConfigMap).users?.[0]?.user ?? {}) as Record<string, unknown>;
+    const proxied = cells.find((c) => c.column === 'Proxy');
+    const proxyConfigMap = proxied ? await admin.get<Obj>(`/api/v1/namespaces/${ns}/configmaps/${kubeconfigConfigMapName(proxied.name)}`) : undefined;
+    const proxyCluster = (kubeconfigOf(proxyConfigMap).clusters?.[0]?.cluster ?? {}) as Record<string, unknown>;
+    const shapes = { generatedUser, proxyCluster };
 
     const mark = await auditMark();
     await applyYaml(cells.map((cell) => deployment(cell, 1)));
@@ -297,6 +310,7 @@ describe('client compatibility matrix, in real Pods, across a real kubelet token
       rereadSeconds: REREAD_MS / 1000,
       versions: await versions(pods[0]!),
       generatedUser,
+      proxyCluster,
       ...(compatible ? { generatedClientsCompatible: { status: compatible.status, reason: compatible.reason, message: compatible.message } } : {}),
       cells: results,
       missingColumns: MISSING_COLUMNS,
@@ -306,7 +320,7 @@ describe('client compatibility matrix, in real Pods, across a real kubelet token
     await writeFile(join(repoRoot, 'docs', 'clients.md'), renderClientsMarkdown(run));
 
     const differences = results.flatMap((cell) => [
-      ...mismatches(cell, expectedCell(cell.client, cell.column, generatedUser)),
+      ...mismatches(cell, expectedCell(cell.client, cell.column, shapes)),
       ...(cell.restarts === 0 ? [] : [`${cell.client} × ${cell.column}: the one client process restarted ${cell.restarts} times`]),
     ]);
     assert.deepEqual(differences, [], `The matrix differs from what the clients' sources say (docs/clients.md shows the run):\n${differences.join('\n')}`);

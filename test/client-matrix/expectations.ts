@@ -9,8 +9,17 @@ import type { CellResult, ClientId, ColumnId } from './matrix.ts';
  * old-token: the client keeps sending the token it read at start (none carries the new one), and
  *   gets 401 once that token expired.
  * no-credential: the client sends no credential at all (the API server sees system:anonymous).
+ * no-request: the client sends nothing at all (it refuses its own configuration).
  */
-export type ExpectedRotation = 'new-token' | 'old-token' | 'no-credential' | 'n/a';
+export type ExpectedRotation = 'new-token' | 'old-token' | 'no-credential' | 'no-request' | 'n/a';
+
+/** The kubeconfigs the operator generated in the run: what client-node's cells depend on. */
+export interface GeneratedShapes {
+  /** The Generated kubeconfig's `user`. */
+  readonly generatedUser: Readonly<Record<string, unknown>>;
+  /** The Proxy kubeconfig's `cluster`. */
+  readonly proxyCluster: Readonly<Record<string, unknown>>;
+}
 
 export interface Expectation {
   readonly allowed: boolean;
@@ -27,15 +36,22 @@ export const PYTHON_TOKEN_FILE_ONCE =
   'the Python client\'s `load_kube_config()` reads the kubeconfig\'s `tokenFile` once, when it loads the configuration (`KubeConfigLoader._load_user_token`); its refresh hook reloads only credentials with an expiry (`exec`, `auth-provider`), so the process keeps the first token until it expires (its in-cluster loader, by contrast, re-reads the token file every minute)';
 export const CLIENT_NODE_IGNORES_TOKEN_FILE =
   '@kubernetes/client-node (every version up to 2.0) ignores the kubeconfig key `tokenFile`: with `tokenFile` alone it sends no credential, and the API server treats it as `system:anonymous`';
+export const CLIENT_NODE_REFUSES_HTTP =
+  '@kubernetes/client-node refuses a kubeconfig whose server is `http://` unless its cluster also sets `insecure-skip-tls-verify: true` (`KubeConfig.createAgent` throws "HTTP protocol is not allowed when skipTLSVerify is not set or false" before any request), so with the generated Proxy kubeconfig it sends nothing; the fix is that flag on the generated Proxy kubeconfig\'s cluster (meaningless for plain HTTP, ignored by the other clients), or `$KUBERNETES_API_PROXY` with a hand-made configuration'
 export const CLIENT_NODE_TOKEN_FILE_ONCE =
   '@kubernetes/client-node reads the non-standard key `token-file` once, when it loads the kubeconfig (`User.token`), and never again (only its in-cluster configuration re-reads the token file, every 60 s)';
 
 /**
- * The expected cell. client-node's Generated cell depends on the generated kubeconfig's user: with
- * `tokenFile` only it sends nothing; with `token-file` too it authenticates, once.
+ * The expected cell. client-node's cells depend on the kubeconfigs the operator generated: with
+ * `tokenFile` only it sends no credential, with `token-file` too it authenticates, once; an
+ * `http://` server without `insecure-skip-tls-verify` it refuses outright.
  */
-export function expectedCell(client: ClientId, column: ColumnId, generatedUser: Readonly<Record<string, unknown>>): Expectation {
+export function expectedCell(client: ClientId, column: ColumnId, shapes: GeneratedShapes): Expectation {
   if (column === 'Secret') return NO_ROTATION;
+  if (column === 'Proxy' && client === 'client-node' && shapes.proxyCluster['insecure-skip-tls-verify'] !== true) {
+    return { allowed: false, refused: false, rotation: 'no-request', because: CLIENT_NODE_REFUSES_HTTP };
+  }
+  const generatedUser = shapes.generatedUser;
   if (column !== 'Generated') return HOLDS;
   if (client === 'python') return { allowed: true, refused: true, rotation: 'old-token', because: PYTHON_TOKEN_FILE_ONCE };
   if (client === 'client-node') {
@@ -63,7 +79,9 @@ export function mismatches(cell: CellResult, expected: Expectation): string[] {
   }
   const ids = Object.keys(r.after);
   const judged = Object.values(r.after).reduce((a, b) => a + b, 0);
-  if (judged === 0) found.push(`${name}: no request after the rotation to judge (${r.evidence})`);
+  if (expected.rotation === 'no-request') {
+    if (judged > 0 || cell.users.length > 0) found.push(`${name}: no request should reach the API server (users ${cell.users.join(', ')}; ${r.evidence})`);
+  } else if (judged === 0) found.push(`${name}: no request after the rotation to judge (${r.evidence})`);
   else if (expected.rotation === 'new-token') {
     if (!r.usesNewToken) found.push(`${name}: every request after the rotation should carry the new token (${r.evidence})`);
     if (!r.stillWorks) found.push(`${name}: the allowed request should still succeed after the rotation (${r.evidence})`);

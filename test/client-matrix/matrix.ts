@@ -119,6 +119,8 @@ export interface MatrixRun {
   readonly versions: Versions;
   /** The generated kubeconfig's `user` stanza as the operator wrote it (what client-node's cell depends on). */
   readonly generatedUser: Readonly<Record<string, unknown>>;
+  /** The Proxy kubeconfig's `cluster` stanza (client-node's Proxy cell depends on it). */
+  readonly proxyCluster: Readonly<Record<string, unknown>>;
   /** The Generated profiles' `ClientsCompatible` condition as the operator set it (its warning for read-once clients). */
   readonly generatedClientsCompatible?: { readonly status: string; readonly reason: string; readonly message: string };
   readonly cells: readonly CellResult[];

@@ -40,7 +40,7 @@ describe('measureCell', () => {
     assert.equal(c.rotation.stillWorks, true);
     assert.deepEqual(c.rotation.after, { 'JTI=new': 6 });
     assert.deepEqual(c.rotation.afterExpiry, { '200': 2 });
-    assert.deepEqual(mismatches(c, expectedCell('client-go', 'Generated', { tokenFile: '/t' })), []);
+    assert.deepEqual(mismatches(c, expectedCell('client-go', 'Generated', { generatedUser: { tokenFile: '/t' }, proxyCluster: {} })), []);
   });
 
   it('a client that keeps the old token does not hold, and is exactly what the Python Generated cell must show', () => {
@@ -49,18 +49,29 @@ describe('measureCell', () => {
     assert.equal(c.rotation.usesNewToken, false);
     assert.match(c.rotation.evidence, /0 carried the new token, 6 the old one/);
     assert.deepEqual(c.rotation.afterExpiry, { '401': 2 });
-    assert.deepEqual(mismatches(c, expectedCell('python', 'Generated', { tokenFile: '/t' })), []);
+    assert.deepEqual(mismatches(c, expectedCell('python', 'Generated', { generatedUser: { tokenFile: '/t' }, proxyCluster: {} })), []);
     // The same measurement for client-go is a failure the test reports.
-    assert.match(mismatches(c, expectedCell('client-go', 'Generated', { tokenFile: '/t' })).join('\n'), /python × Generated: every request after the rotation should carry the new token/);
+    assert.match(mismatches(c, expectedCell('client-go', 'Generated', { generatedUser: { tokenFile: '/t' }, proxyCluster: {} })).join('\n'), /python × Generated: every request after the rotation should carry the new token/);
   });
 
   it('a client that sends no credential fails the allowed request; with tokenFile alone that is client-node\'s expected cell', () => {
     const c = measureCell({ client: 'client-node', column: 'Generated', pod: 'p', expectedUser: USER, restarts: 0, token, rereadMs: 90_000, ...rounds(() => undefined, 'system:anonymous') });
     assert.equal(c.allowed.ok, false);
     assert.equal(c.forbidden.ok, true);
-    assert.deepEqual(mismatches(c, expectedCell('client-node', 'Generated', { tokenFile: '/t' })), []);
+    assert.deepEqual(mismatches(c, expectedCell('client-node', 'Generated', { generatedUser: { tokenFile: '/t' }, proxyCluster: {} })), []);
     // With token-file as well, client-node must authenticate: the same measurement is then a difference.
-    assert.notDeepEqual(mismatches(c, expectedCell('client-node', 'Generated', { tokenFile: '/t', 'token-file': '/t' })), []);
+    assert.notDeepEqual(mismatches(c, expectedCell('client-node', 'Generated', { generatedUser: { tokenFile: '/t', 'token-file': '/t' }, proxyCluster: {} })), []);
+  });
+
+  it('a client that refuses its configuration sends nothing; with an http:// Proxy kubeconfig lacking insecure-skip-tls-verify that is client-node\'s expected cell', () => {
+    const outcomes: Outcome[] = [0, 1, 2].flatMap((i) => (['allowed', 'forbidden'] as const).map((request) => ({ at: T0 + 9 * MIN + i * 20_000, request, status: 0, detail: 'HTTP protocol is not allowed when skipTLSVerify is not set or false' })));
+    const c = cell('client-node', 'Proxy', { outcomes, audited: [] });
+    assert.equal(c.allowed.ok, false);
+    assert.equal(c.forbidden.ok, false);
+    assert.match(c.forbidden.evidence, /client saw 0 ×3; audit: no request reached the API server; e\.g\. "HTTP protocol is not allowed/);
+    assert.deepEqual(mismatches(c, expectedCell('client-node', 'Proxy', { generatedUser: {}, proxyCluster: { server: 'http://127.0.0.1:8001' } })), []);
+    // Once the generated Proxy kubeconfig sets the flag, client-node must hold like every other client.
+    assert.notDeepEqual(mismatches(c, expectedCell('client-node', 'Proxy', { generatedUser: {}, proxyCluster: { server: 'http://127.0.0.1:8001', 'insecure-skip-tls-verify': true } })), []);
   });
 
   it('a forbidden request answered 404 was authorized, so it is not refused', () => {
@@ -72,6 +83,6 @@ describe('measureCell', () => {
   it('a cell without a rotating token says why rotation does not apply', () => {
     const c = cell('curl', 'Secret', rounds(() => 'X509SHA256=abc'), { notApplicable: 'a client certificate' });
     assert.deepEqual(c.rotation, { applicable: false, reason: 'a client certificate' });
-    assert.deepEqual(mismatches(c, expectedCell('curl', 'Secret', {})), []);
+    assert.deepEqual(mismatches(c, expectedCell('curl', 'Secret', { generatedUser: {}, proxyCluster: {} })), []);
   });
 });

@@ -51,7 +51,7 @@ function forbiddenVerdict(input: CellInput): Verdict {
   const refused = (status: number): boolean => status === 403 || status === 401;
   const statuses = summarize(mine.map((o) => String(o.status)));
   const auditStatuses = summarize(audited.map((r) => `${r.status} as ${r.user}`));
-  const sample = mine.find((o) => o.status === 403)?.detail;
+  const sample = (mine.find((o) => o.status === 403) ?? mine[0])?.detail;
   const evidence = `client saw ${statuses || 'nothing'}; audit: ${auditStatuses || 'no request reached the API server'}${sample ? `; e.g. "${sample.slice(0, 160)}"` : ''}`;
   const ok = mine.length > 0 && mine.every((o) => refused(o.status)) && mine.some((o) => o.status === 403) && audited.every((r) => refused(r.status));
   return { ok, evidence };

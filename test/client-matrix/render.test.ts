@@ -30,6 +30,7 @@ const run: MatrixRun = {
   rereadSeconds: 90,
   versions: { kubernetes: 'v1.37.2', kubectl: 'v1.37.2', clientGo: 'v0.37.2', python: '3.11.2', pythonKubernetes: '22.6.0', clientNode: '1.4.0', node: 'v24.21.0', curl: '7.88.1' },
   generatedUser: { tokenFile: '/etc/apiaccess/token' },
+  proxyCluster: { server: 'http://127.0.0.1:8001' },
   cells: [result('curl', 'Generated', rotation(true)), result('python', 'Generated', rotation(false)), result('curl', 'Secret', { applicable: false, reason: 'a client certificate' }), result('python', 'Secret', { applicable: false, reason: 'a client certificate' })],
   missingColumns: [{ column: 'Proxy', reason: 'not in the operator yet' }],
 };

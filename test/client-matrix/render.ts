@@ -98,7 +98,7 @@ export function renderClientsMarkdown(run: MatrixRun): string {
     ...run.cells.flatMap((c) => evidence(c)),
     '## Notes',
     '',
-    `- The generated kubeconfig's user, as the operator wrote it in this run: \`${JSON.stringify(run.generatedUser)}\`.`,
+    `- The generated kubeconfig's user, as the operator wrote it in this run: \`${JSON.stringify(run.generatedUser)}\`; the Proxy kubeconfig's cluster: \`${JSON.stringify(run.proxyCluster)}\`.`,
     '- curl and kubectl start a new process per request, so they read their files on every request: a rotated token is used from the next request on. The other clients load their configuration once.',
     '- A client that keeps its first token works until that token expires, then gets 401: in the Generated column such a client needs the Proxy column (the sidecar re-reads the token for it) or a token that outlives the process.',
     `- The matrix sets \`tokenExpirationSeconds: ${run.tokenExpirationSeconds}\` so that the kubelet rotates within the run. The product's default for a Generated kubeconfig is ${DEFAULT_TOKEN_EXPIRATION_SECONDS} s, the lifetime of the kubelet's own ServiceAccount token, which the API server extends to a year for a Pod-bound token of its own audience (unless it runs with \`--service-account-extend-token-expiration=false\`): with it a client that reads the token once keeps a valid token for the Pod's life, and the clients that re-read still switch at every rotation. Neither the year nor that flag is measured here.`,
@@ -113,7 +113,7 @@ export function renderClientsMarkdown(run: MatrixRun): string {
 /** `✅ ✅ ✅`, with a footnote on every mark that is not ✅. */
 function cellMarks(cell: CellResult, run: MatrixRun, notes: Footnotes): string {
   const name = `${CLIENT_TITLES[cell.client]} × ${COLUMN_SPECS[cell.column].title}`;
-  const expected = expectedCell(cell.client, cell.column, run.generatedUser);
+  const expected = expectedCell(cell.client, cell.column, run);
   const known = expected.because !== undefined ? ` Known: ${expected.because}.` : '';
   const mark = (ok: boolean, what: string, evidence: string): string => (ok ? OK : `${FAIL}${notes.ref(`${name}, ${what}: ${evidence}.${known}`)}`);
   const r = cell.rotation;
