@@ -8,10 +8,12 @@ export interface AuditEvent {
   verb: string;
   requestURI: string;
   userAgent?: string;
+  sourceIPs?: string[];
   stage: string;
   stageTimestamp: string;
   objectRef?: { resource?: string; namespace?: string; name?: string; subresource?: string };
-  user: { username: string; groups?: string[]; extra?: Record<string, string[]> };
+  /** Empty (`{}`) for a request that failed authentication. */
+  user: { username?: string; groups?: string[]; extra?: Record<string, string[]> };
   responseStatus?: { code?: number };
 }
 
@@ -29,7 +31,12 @@ export async function auditMark(): Promise<number> {
   return (await stat(auditLogPath())).size;
 }
 
-/** Completed requests logged after `mark`, optionally filtered. */
+/** A request refused by authentication is logged once, at ResponseStarted, with no user. */
+function isFailedAuthentication(e: AuditEvent): boolean {
+  return e.stage === 'ResponseStarted' && e.responseStatus?.code === 401;
+}
+
+/** Completed requests (and those that failed authentication) logged after `mark`, optionally filtered. */
 export async function auditEventsSince(mark: number, filter: (e: AuditEvent) => boolean = () => true): Promise<AuditEvent[]> {
   const file = await open(auditLogPath(), 'r');
   try {
@@ -43,7 +50,7 @@ export async function auditEventsSince(mark: number, filter: (e: AuditEvent) => 
       .split('\n')
       .filter((line) => line.length > 0)
       .map((line) => JSON.parse(line) as AuditEvent)
-      .filter((e) => e.stage === 'ResponseComplete' && filter(e));
+      .filter((e) => (e.stage === 'ResponseComplete' || isFailedAuthentication(e)) && filter(e));
   } finally {
     await file.close();
   }

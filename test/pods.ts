@@ -20,13 +20,13 @@ function isReady(pod: Pod): boolean {
  * A Running, ready Pod of the workload (matched by `selector`) whose config hash equals the
  * workload template's `hash` (or carries none when `hash` is undefined).
  */
-export async function readyPod(admin: KubeClient, namespace: string, selector: string, hash: string | undefined, what = selector): Promise<Pod> {
+export async function readyPod(admin: KubeClient, namespace: string, selector: string, hash: string | undefined, what = selector, timeoutMs = POD_START_MS): Promise<Pod> {
   return await waitFor(
     async () => {
       const pods = await admin.request<{ items: Pod[] }>('GET', `/api/v1/namespaces/${namespace}/pods`, { query: { labelSelector: selector } });
       return pods.items.find((p) => p.metadata.annotations?.[HASH] === hash && isReady(p));
     },
-    { timeoutMs: POD_START_MS, intervalMs: 500, what: `a ready Pod of ${what} with config-hash ${hash ?? '(none)'}` },
+    { timeoutMs, intervalMs: 500, what: `a ready Pod of ${what} with config-hash ${hash ?? '(none)'}` },
   );
 }
 
