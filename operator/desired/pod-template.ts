@@ -113,18 +113,21 @@ function isNameList(pod: SelectableContainers | readonly string[]): pod is reado
   return Array.isArray(pod);
 }
 
+/** The kubelet-rotated token of a Generated kubeconfig or of the proxy sidecar. */
+function projectedToken(k: Extract<ResolvedProfile['kubeconfig'], { source: 'Generated' }>): { path: string; expirationSeconds: number; audience?: string } {
+  return { path: TOKEN_FILE, expirationSeconds: k.tokenExpirationSeconds, ...(k.audience !== undefined ? { audience: k.audience } : {}) };
+}
+
 /** Only the sidecar mounts it: the token (kubelet-rotated), the cluster CA and the rules. */
 function proxySidecarVolume(profile: ResolvedProfile, name: string): V1Volume {
   const k = profile.kubeconfig;
   if (k === undefined || k.source !== 'Generated') throw new Error('proxySidecarVolume needs auth Proxy');
-  const token: { path: string; expirationSeconds: number; audience?: string } = { path: TOKEN_FILE, expirationSeconds: k.tokenExpirationSeconds };
-  if (k.audience !== undefined) token.audience = k.audience;
   return {
     name,
     projected: {
       defaultMode: DEFAULT_VOLUME_MODE,
       sources: [
-        { serviceAccountToken: token },
+        { serviceAccountToken: projectedToken(k) },
         { configMap: { name: ROOT_CA_CONFIGMAP, items: [{ key: CA_FILE, path: CA_FILE }] } },
         { configMap: { name: proxyConfigMapName(profile.name), items: [{ key: PROXY_RULES_KEY, path: PROXY_RULES_KEY }] } },
       ],
@@ -140,18 +143,13 @@ function kubeconfigVolume(profile: ResolvedProfile, name: string): V1Volume {
   if (profile.proxy !== undefined) return { name, projected: { defaultMode: DEFAULT_VOLUME_MODE, sources: [{ configMap: { name: kubeconfigConfigMapName(profile.name), items } }] } };
   switch (k.source) {
     case 'Generated': {
-      const token: { path: string; expirationSeconds: number; audience?: string } = {
-        path: TOKEN_FILE,
-        expirationSeconds: k.tokenExpirationSeconds,
-      };
-      if (k.audience !== undefined) token.audience = k.audience;
       return {
         name,
         projected: {
           defaultMode: DEFAULT_VOLUME_MODE,
           sources: [
             { configMap: { name: kubeconfigConfigMapName(profile.name), items } },
-            { serviceAccountToken: token },
+            { serviceAccountToken: projectedToken(k) },
             { configMap: { name: ROOT_CA_CONFIGMAP, items: [{ key: CA_FILE, path: CA_FILE }] } },
           ],
         },
