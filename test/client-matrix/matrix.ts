@@ -68,6 +68,8 @@ export type Rotation =
       readonly before: Readonly<Record<string, number>>;
       /** Credential ids of the audited requests judged, with counts (`none` for a request without a credential). */
       readonly after: Readonly<Record<string, number>>;
+      /** Credential ids of every audited request since the new token appeared, with counts: what a client that does not re-read keeps sending. */
+      readonly sinceRotation: Readonly<Record<string, number>>;
       /** Every judged request carried the new token. */
       readonly usesNewToken: boolean;
       /** Every allowed request after the rotation succeeded (alone it proves nothing: the old token stays valid until it expires). */

@@ -17,7 +17,7 @@ function rounds(credential: (at: number) => string | undefined, user = USER, for
   const audited: AuditedRequest[] = [];
   for (let at = T0; at <= T0 + 12 * MIN; at += MIN) {
     // The old token is refused from its expiry plus a minute on.
-    const allowedStatus = user === 'system:anonymous' ? 403 : credential(at) === 'JTI=old' && at >= T0 + 11 * MIN ? 401 : 200;
+    const allowedStatus = user === 'system:anonymous' ? 403 : credential(at) === undefined || (credential(at) === 'JTI=old' && at >= T0 + 11 * MIN) ? 401 : 200;
     outcomes.push({ at, request: 'allowed', status: allowedStatus, detail: '' }, { at, request: 'forbidden', status: forbiddenStatus, detail: 'Forbidden' });
     audited.push({ at, request: 'allowed', status: allowedStatus, user, credential: credential(at) }, { at, request: 'forbidden', status: forbiddenStatus, user, credential: credential(at) });
   }
@@ -52,6 +52,18 @@ describe('measureCell', () => {
     assert.deepEqual(mismatches(c, expectedCell('python', 'Generated', { generatedUser: { tokenFile: '/t' }, proxyCluster: {} })), []);
     // The same measurement for client-go is a failure the test reports.
     assert.match(mismatches(c, expectedCell('client-go', 'Generated', { generatedUser: { tokenFile: '/t' }, proxyCluster: {} })).join('\n'), /python × Generated: every request after the rotation should carry the new token/);
+  });
+
+  it('a late rotation leaves only refused requests to judge: the old token sent since the rotation still shows the read-once client', () => {
+    // Renewed at 95 %: by the end of the re-read period the old token is already refused, the client's requests carry no accepted credential.
+    const late: TokenObservation = { ...token, lastOldSeenAt: T0 + 9 * MIN + 20_000, rotatedSeenAt: T0 + 9 * MIN + 40_000 };
+    // The API server logs a refused token's request without a credential.
+    const c = cell('python', 'Generated', rounds((at) => (at < T0 + 11 * MIN ? 'JTI=old' : undefined)), late);
+    assert.ok(c.rotation.applicable);
+    assert.deepEqual(c.rotation.after, { none: 2 });
+    assert.deepEqual(c.rotation.sinceRotation, { 'JTI=old': 2, none: 4 });
+    assert.match(c.rotation.evidence, /since the new token appeared: old token ×2, no credential ×4/);
+    assert.deepEqual(mismatches(c, expectedCell('python', 'Generated', { generatedUser: { tokenFile: '/t' }, proxyCluster: {} })), []);
   });
 
   it('a client that sends no credential fails the allowed request; with tokenFile alone that is client-node\'s expected cell', () => {

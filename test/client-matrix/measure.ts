@@ -64,6 +64,7 @@ function rotation(input: CellInput, token: TokenObservation): Rotation {
   const oldId = `JTI=${token.oldJti}`;
   const newId = `JTI=${token.newJti}`;
   const afterIds = counts(after.map((r) => r.credential ?? NO_CREDENTIAL));
+  const sinceRotation = counts(input.audited.filter((r) => r.at >= token.rotatedSeenAt).map((r) => r.credential ?? NO_CREDENTIAL));
   const usesNewToken = after.length > 0 && after.every((r) => r.credential === newId);
   const allowedAfter = input.outcomes.filter((o) => o.request === 'allowed' && o.at >= judgedFrom);
   const stillWorks = allowedAfter.length > 0 && allowedAfter.every((o) => o.status === 200);
@@ -76,6 +77,7 @@ function rotation(input: CellInput, token: TokenObservation): Rotation {
     `old token ${token.oldJti}, new token ${token.newJti} seen at ${iso(token.rotatedSeenAt)}`,
     `of ${after.length} requests from ${iso(judgedFrom)} on, ${sentNew} carried the new token, ${sentOld} the old one${none > 0 ? `, ${none} no credential` : ''}`,
     `${allowedAfter.filter((o) => o.status === 200).length} of ${allowedAfter.length} allowed requests succeeded`,
+    `since the new token appeared: ${sentSince(sinceRotation, oldId, newId)}`,
   ];
   const expiry = summarize(Object.entries(afterExpiry).flatMap(([status, n]) => Array<string>(n).fill(status)));
   parts.push(`after the old token's expiry (${iso(token.oldExpiresAt)}, refused from ${iso(refusedFrom)}) the allowed request got ${expiry || 'no answer yet'}`);
@@ -87,12 +89,20 @@ function rotation(input: CellInput, token: TokenObservation): Rotation {
     judgedFrom: iso(judgedFrom),
     before: counts(before.map((r) => r.credential ?? NO_CREDENTIAL)),
     after: afterIds,
+    sinceRotation,
     usesNewToken,
     stillWorks,
     oldTokenRefusedFrom: iso(refusedFrom),
     afterExpiry,
     evidence: parts.join('; '),
   };
+}
+
+/** `new token ×3, old token ×12, no credential ×2`. */
+function sentSince(ids: Readonly<Record<string, number>>, oldId: string, newId: string): string {
+  const name = (id: string): string => (id === newId ? 'new token' : id === oldId ? 'old token' : id === NO_CREDENTIAL ? 'no credential' : id);
+  const entries = Object.entries(ids);
+  return entries.length === 0 ? 'no request' : entries.map(([id, n]) => `${name(id)} ×${n}`).join(', ');
 }
 
 function counts(values: readonly string[]): Record<string, number> {

@@ -12,6 +12,7 @@ const rotation = (usesNewToken: boolean): CellResult['rotation'] => ({
   judgedFrom: '2026-12-02T18:09:50Z',
   before: { 'JTI=old': 40 },
   after: usesNewToken ? { 'JTI=new': 6 } : { 'JTI=old': 6 },
+  sinceRotation: usesNewToken ? { 'JTI=new': 8, 'JTI=old': 2 } : { 'JTI=old': 8 },
   usesNewToken,
   stillWorks: true,
   oldTokenRefusedFrom: '2026-12-02T18:11:00Z',

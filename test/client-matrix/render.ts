@@ -116,9 +116,11 @@ function cellMarks(cell: CellResult, run: MatrixRun, notes: Footnotes): string {
   const expected = expectedCell(cell.client, cell.column, run);
   const known = expected.because !== undefined ? ` Known: ${expected.because}.` : '';
   const mark = (ok: boolean, what: string, evidence: string): string => (ok ? OK : `${FAIL}${notes.ref(`${name}, ${what}: ${evidence}.${known}`)}`);
+  const allowed = mark(cell.allowed.ok, 'allowed', cell.allowed.evidence);
+  const refused = mark(cell.forbidden.ok, 'refused', cell.forbidden.evidence);
   const r = cell.rotation;
   const rotation = r.applicable ? mark(r.usesNewToken && r.stillWorks, 'new token', r.evidence) : `n/a${notes.ref(`${COLUMN_SPECS[cell.column].title}: no rotation, ${r.reason}`)}`;
-  return `${mark(cell.allowed.ok, 'allowed', cell.allowed.evidence)} ${mark(cell.forbidden.ok, 'refused', cell.forbidden.evidence)} ${rotation}`;
+  return `${allowed} ${refused} ${rotation}`;
 }
 
 function evidence(cell: CellResult): string[] {
