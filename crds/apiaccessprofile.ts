@@ -302,6 +302,7 @@ export const ApiAccessProfileSpecSchema = z
       .array(z.string().min(1).max(63).regex(DNS_LABEL, 'a container name must be a DNS-1123 label'))
       .min(1)
       .max(32)
+      .meta({ 'x-kubernetes-validations': [{ rule: `!self.exists(c, c == '${PROXY_CONTAINER}')`, message: `${PROXY_CONTAINER} is the operator's proxy sidecar and cannot be selected` }] })
       .optional()
       .describe('Containers of the pod template that get the mount and env: app containers or native sidecars (init containers with restartPolicy Always). Default: every container, native sidecars included.'),
     author: AuthorSchema.optional(),
