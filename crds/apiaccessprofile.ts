@@ -1,6 +1,7 @@
 // The ApiAccessProfile API: the zod schema is the single source of truth. The CRD's OpenAPI schema,
 // the TypeScript types, the operator's parsing and the cdk8s construct's validation all derive from it.
 import { z } from 'zod';
+import { DEFAULT_PROXY_PORT, PROXY_CONTAINER } from './proxy-sidecar.ts';
 
 export const GROUP = 'apiaccess.dev';
 export const VERSION = 'v1alpha1';
@@ -47,10 +48,7 @@ export const DEFAULT_ENV = 'KUBECONFIG';
 export const DEFAULT_TOKEN_EXPIRATION_SECONDS = 3607;
 /** Proxy mode: only the sidecar holds the token and it re-reads it, so no extension is needed. */
 export const DEFAULT_PROXY_TOKEN_EXPIRATION_SECONDS = 3600;
-/** The port `apiaccess proxy` listens on (127.0.0.1 only), as `kubectl proxy`'s. */
-export const DEFAULT_PROXY_PORT = 8001;
-/** The native sidecar's name: never a target of the default container selection. */
-export const PROXY_CONTAINER = 'apiaccess-proxy';
+export { DEFAULT_PROXY_PORT, PROXY_CONTAINER };
 /** Small and always set, so that namespaces with a ResourceQuota admit the sidecar; measured: ~60 MiB RSS after start, ~73 MiB after a watch and 200 requests. */
 export const DEFAULT_PROXY_RESOURCES = { requests: { cpu: '10m', memory: '64Mi' }, limits: { cpu: '500m', memory: '128Mi' } } as const;
 /** 0644: a generated kubeconfig holds no credential and must be readable by non-root containers. */

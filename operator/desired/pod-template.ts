@@ -6,7 +6,8 @@ import { CONFIG_HASH_ANNOTATION, KUBECONFIG_DIGEST_ANNOTATION, PROXY_CONTAINER }
 import { PROXY_RULES_KEY } from '../proxy/rules-file.ts';
 import { CA_FILE, desiredKubeconfigConfigMap, KUBECONFIG_FILE, proxyUrl, ROOT_CA_CONFIGMAP, TOKEN_FILE } from './kubeconfig.ts';
 import { shortHash, kubeconfigConfigMapName, proxyConfigMapName, proxyVolumeName, volumeName } from './names.ts';
-import { PROXY_ENV, PROXY_MOUNT_PATH, proxyContainer } from './proxy.ts';
+import { PROXY_MOUNT_PATH } from '../../crds/proxy-sidecar.ts';
+import { PROXY_ENV, proxyContainer } from './proxy.ts';
 import { kubeconfigPath, type ResolvedProfile } from './profile.ts';
 
 /** The volume `defaultMode` of seed 000 and of the API server's own default. */

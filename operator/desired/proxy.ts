@@ -2,15 +2,14 @@
 // ClusterRoles expanded), and the native sidecar container itself. Pure; shared by the operator and
 // the cdk8s construct.
 import type { V1ConfigMap, V1Container } from '@kubernetes/client-node';
-import { PROXY_CONTAINER, type PolicyRule } from '../../crds/apiaccessprofile.ts';
+import type { PolicyRule } from '../../crds/apiaccessprofile.ts';
+import { PROXY_CONTAINER, PROXY_MOUNT_PATH } from '../../crds/proxy-sidecar.ts';
 import { PROXY_RULES_KEY, PROXY_RULES_VERSION, type ProxyRulesFile } from '../proxy/rules-file.ts';
 import { CA_FILE, TOKEN_FILE } from './kubeconfig.ts';
 import { proxyConfigMapName } from './names.ts';
 import type { ResolvedProfile } from './profile.ts';
 import { namespacedMeta } from './rbac.ts';
 
-/** Where the sidecar mounts its own volume; no app container mounts it. */
-export const PROXY_MOUNT_PATH = '/var/run/apiaccess-proxy';
 /** The operator image's entrypoint (test/images/operator-image.ts). */
 export const PROXY_ENTRYPOINT = '/usr/local/bin/apiaccess';
 /** The env var app containers get for curl-style use, besides the kubeconfig. */

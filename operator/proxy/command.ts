@@ -1,11 +1,8 @@
-// `apiaccess proxy`: the sidecar of `auth: Proxy` (flags: /work/proxy-contract.md). Its
+// `apiaccess proxy`: the sidecar of `auth: Proxy` (docs/proxy.md). Its
 // implementation is imported only when it runs; `--probe` imports the probe alone, which must stay
 // cheap (the kubelet runs it as the startupProbe).
 import { Command, InvalidArgumentError, Option } from 'commander';
-
-/** The projected volume the operator mounts into the sidecar only. */
-export const PROXY_VOLUME_PATH = '/var/run/apiaccess-proxy';
-export const DEFAULT_PROXY_PORT = 8001;
+import { DEFAULT_PROXY_PORT, PROXY_MOUNT_PATH } from '../../crds/proxy-sidecar.ts';
 
 export interface ProxyFlags {
   port: number;
@@ -24,9 +21,9 @@ export function proxyCommand(): Command {
       .description('Run the Proxy-mode sidecar: serve 127.0.0.1:<port> over plain HTTP and forward what the profile allows to the API server with the Pod\'s token')
       .option('--port <port>', 'port on 127.0.0.1 to listen on', portNumber, DEFAULT_PROXY_PORT)
       .option('--server <url>', 'API server URL; https only (required unless --probe)')
-      .option('--token-file <file>', 'bearer token file, read again when it changes (at most every 10 s)', `${PROXY_VOLUME_PATH}/token`)
-      .option('--certificate-authority <file>', 'CA bundle that verifies the API server\'s certificate', `${PROXY_VOLUME_PATH}/ca.crt`)
-      .option('--rules <file>', 'rules file written by the operator (ConfigMap apiaccess-<profile>-proxy, key rules.json)', `${PROXY_VOLUME_PATH}/rules.json`)
+      .option('--token-file <file>', 'bearer token file, read again when it changes (at most every 10 s)', `${PROXY_MOUNT_PATH}/token`)
+      .option('--certificate-authority <file>', 'CA bundle that verifies the API server\'s certificate', `${PROXY_MOUNT_PATH}/ca.crt`)
+      .option('--rules <file>', 'rules file written by the operator (ConfigMap apiaccess-<profile>-proxy, key rules.json)', `${PROXY_MOUNT_PATH}/rules.json`)
       .option('--probe', 'only check that 127.0.0.1:<port> accepts a connection: exit 0 if so, 1 if not (the startupProbe)')
       .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
       .addOption(new Option('--log-format <format>', 'json, or pretty (default on a terminal)').choices(['json', 'pretty']))

@@ -4,13 +4,14 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
-import { Agent, createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { metricsCertificate } from '../server.ts';
 import { captureLogger } from '../kube/test-support.ts';
 import type { Rules } from './authorize.ts';
-import { createProxyServer, type ProxyServer } from './server.ts';
+import { createProxyServer, safeWithoutBody, type ProxyServer } from './server.ts';
+import { upstreamAgent } from './upstream-agent.ts';
 
 interface Received {
   method: string;
@@ -46,8 +47,7 @@ function port(server: { address(): AddressInfo | string | null }): number {
 }
 
 async function startProxy(target: URL, caPem: string): Promise<{ proxy: ProxyServer; port: number }> {
-  const agent = new Agent({ keepAlive: true, ca: caPem });
-  const started = createProxyServer({ upstream: target, agent: () => agent, token: () => token, rules: () => rules, log: log.logger });
+  const started = createProxyServer({ upstream: target, agent: upstreamAgent(() => caPem), token: () => token, rules: () => rules, log: log.logger });
   started.server.listen(0, '127.0.0.1');
   await once(started.server, 'listening');
   return { proxy: started, port: port(started.server) };
@@ -258,5 +258,78 @@ describe('proxy server: shutdown', () => {
     await own.proxy.close(200);
     await cut;
     assert.ok(Date.now() - started >= 150, 'the watch had its grace period');
+  });
+});
+
+describe('proxy server: a keep-alive connection the API server closes as it is reused', () => {
+  // A fake API server that answers the first request of each connection and drops the connection on
+  // the second, unanswered: what a server's idle timeout does when it races a reuse.
+  let dropping: HttpsServer;
+  let droppingUrl: URL;
+  let droppingCa: string;
+  /** The requests it saw, by connection (numbered from 1 in each test). */
+  const seen: Array<{ method: string; connection: number }> = [];
+  let connections = 0;
+  before(async () => {
+    const pems = await metricsCertificate(undefined, 'localhost');
+    dropping = createHttpsServer({ cert: pems.cert, key: pems.key });
+    dropping.on('secureConnection', (socket: Socket & { id?: number }) => (socket.id = ++connections));
+    dropping.on('request', (req: IncomingMessage, res: import('node:http').ServerResponse) => {
+      const socket = req.socket as Socket & { id?: number; answered?: boolean };
+      seen.push({ method: req.method ?? '', connection: socket.id ?? 0 });
+      if (socket.answered === true) {
+        socket.destroy();
+        return;
+      }
+      socket.answered = true;
+      req.resume();
+      req.on('end', () => res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"kind":"PodList"}'));
+    });
+    dropping.listen(0, '127.0.0.1');
+    await once(dropping, 'listening');
+    droppingUrl = new URL(`https://127.0.0.1:${port(dropping)}`);
+    droppingCa = pems.cert;
+  });
+  after(() => {
+    dropping.closeAllConnections();
+    dropping.close();
+  });
+  beforeEach(() => {
+    seen.length = 0;
+    connections = 0;
+  });
+
+  it('GIVEN a GET on a connection the server just closed THEN it is sent once more on a new connection and succeeds', async () => {
+    const own = await startProxy(droppingUrl, droppingCa);
+    try {
+      assert.equal((await send('/api/v1/namespaces/team-a/pods', { to: own.port })).status, 200);
+      const reply = await send('/api/v1/namespaces/team-a/pods', { to: own.port });
+      assert.deepEqual([reply.status, reply.body], [200, '{"kind":"PodList"}']);
+      assert.deepEqual(seen, [{ method: 'GET', connection: 1 }, { method: 'GET', connection: 1 }, { method: 'GET', connection: 2 }]);
+    } finally {
+      await own.proxy.close(100);
+    }
+  });
+
+  it('GIVEN a POST on such a connection THEN it is not sent again: 503 ServiceUnavailable, and the server saw it once', async () => {
+    const own = await startProxy(droppingUrl, droppingCa);
+    try {
+      const create = { method: 'POST', body: '{"metadata":{"name":"c"}}', headers: { 'Content-Type': 'application/json' } };
+      assert.equal((await send('/api/v1/namespaces/team-a/configmaps', { ...create, to: own.port })).status, 200);
+      const reply = await send('/api/v1/namespaces/team-a/configmaps', { ...create, to: own.port });
+      assert.equal(reply.status, 503);
+      assert.match((JSON.parse(reply.body) as { message: string }).message, /is unreachable: socket hang up/);
+      assert.deepEqual(seen.map((r) => r.connection), [1, 1], 'the POST was never replayed');
+    } finally {
+      await own.proxy.close(100);
+    }
+  });
+
+  it('replays only GET, HEAD and OPTIONS without a body', () => {
+    assert.equal(safeWithoutBody({ method: 'GET', headers: {} }), true);
+    assert.equal(safeWithoutBody({ method: 'HEAD', headers: { 'content-length': '0' } }), true);
+    assert.equal(safeWithoutBody({ method: 'GET', headers: { 'content-length': '12' } }), false);
+    assert.equal(safeWithoutBody({ method: 'GET', headers: { 'transfer-encoding': 'chunked' } }), false);
+    for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) assert.equal(safeWithoutBody({ method, headers: {} }), false, method);
   });
 });

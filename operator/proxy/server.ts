@@ -3,7 +3,8 @@
 // arrive (watches, `logs -f`), nothing is buffered and no timeout applies to a forwarded request;
 // upgrades (exec, attach, port-forward over SPDY or WebSocket) become a raw TCP tunnel.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { request, type Agent, type RequestOptions } from 'node:https';
+import type { ClientRequest } from 'node:http';
+import { request, type RequestOptions } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream';
 import type { Logger } from 'pino';
@@ -11,14 +12,15 @@ import { authorize, DENIED_HEADER, type Rules } from './authorize.ts';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from './headers.ts';
 import { requestAttributes } from './request-attributes.ts';
 import { failureStatus, type KubeStatus } from './status.ts';
+import type { UpstreamAgent } from './upstream-agent.ts';
 
 export type ProxyLogger = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
 
 export interface ProxyServerOptions {
   /** The API server: an https URL (checked by the caller), optionally with a path prefix. */
   readonly upstream: URL;
-  /** The keep-alive agent holding the CA that verifies the API server (a new one after a CA change). */
-  readonly agent: () => Agent;
+  /** The keep-alive connections, verified with the current CA (new ones after a CA change). */
+  readonly agent: UpstreamAgent;
   readonly token: () => string;
   readonly rules: () => Rules;
   readonly log: ProxyLogger;
@@ -44,7 +46,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   server.on('request', (req: IncomingMessage, res: ServerResponse) => forward(options, req, res));
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => tunnel(options, tunnels, req, socket, head));
   server.on('clientError', (_error, socket: Duplex) => socket.destroy());
-  return { server, close: async (graceMs) => await close(server, tunnels, options.agent(), graceMs) };
+  return { server, close: async (graceMs) => await close(server, tunnels, options.agent, graceMs) };
 }
 
 /** Authorizes the request: undefined when it may be forwarded, else the answer (a 403 is logged). */
@@ -70,7 +72,7 @@ function upstreamOptions(options: ProxyServerOptions, req: IncomingMessage, upgr
     method: req.method,
     path: `${upstream.pathname.replace(/\/+$/, '')}${req.url ?? '/'}`,
     headers: upstreamRequestHeaders(req.headers, { host: upstream.host, token: options.token(), upgrade }),
-    agent: options.agent(),
+    agent: options.agent.current(),
   };
 }
 
@@ -87,30 +89,63 @@ function forward(options: ProxyServerOptions, req: IncomingMessage, res: ServerR
     req.resume();
     return;
   }
-  const upstreamRequest = request(upstreamOptions(options, req, false));
-  upstreamRequest.on('response', (upstreamResponse) => {
-    options.log.debug({ method: req.method, path: pathOf(req), status: upstreamResponse.statusCode }, 'Forwarded a request');
-    const headers = downstreamResponseHeaders(upstreamResponse.rawHeaders, { upgraded: false });
-    res.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.statusMessage, headers.flat());
-    // A watch's headers must reach the client before its first event, which may be minutes away.
-    res.flushHeaders();
-    pipeline(upstreamResponse, res, (error) => {
-      if (error !== undefined && error !== null) options.log.debug({ path: pathOf(req), err: error.message }, 'Stopped a response stream');
+  const replayable = safeWithoutBody(req);
+  let upstreamRequest: ClientRequest;
+  const attempt = (again: boolean): void => {
+    upstreamRequest = request(upstreamOptions(options, req, false));
+    upstreamRequest.on('response', (upstreamResponse) => {
+      options.log.debug({ method: req.method, path: pathOf(req), status: upstreamResponse.statusCode }, 'Forwarded a request');
+      const headers = downstreamResponseHeaders(upstreamResponse.rawHeaders, { upgraded: false });
+      res.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.statusMessage, headers.flat());
+      // A watch's headers must reach the client before its first event, which may be minutes away.
+      res.flushHeaders();
+      pipeline(upstreamResponse, res, (error) => {
+        if (error !== undefined && error !== null) options.log.debug({ path: pathOf(req), err: error.message }, 'Stopped a response stream');
+      });
     });
-  });
-  upstreamRequest.on('error', (error) => {
-    if (res.headersSent || res.destroyed) {
-      res.destroy();
-      return;
+    upstreamRequest.on('error', (error) => {
+      if (res.headersSent || res.destroyed) {
+        res.destroy();
+        return;
+      }
+      // The API server closed an idle keep-alive connection just as this request was written on it
+      // (its idle timeout, a restart behind a load balancer): nothing was processed, so a request
+      // without a body and without effects is sent once more on a new connection, as Go's net/http
+      // does. Anything else is answered, never replayed.
+      if (replayable && !again && upstreamRequest.reusedSocket && isConnectionReset(error)) {
+        options.log.debug({ path: pathOf(req), err: error.message }, 'Sent again on a new connection: the reused one was closed');
+        attempt(true);
+        return;
+      }
+      options.log.error({ server: options.upstream.origin, path: pathOf(req), err: error.message }, 'Failed to reach the API server');
+      send(res, unreachable(options, error));
+    });
+    if (replayable) {
+      upstreamRequest.end();
+      req.resume();
+    } else {
+      req.pipe(upstreamRequest);
     }
-    options.log.error({ server: options.upstream.origin, path: pathOf(req), err: error.message }, 'Failed to reach the API server');
-    send(res, unreachable(options, error));
-  });
+  };
+  attempt(false);
   // The client gone (a watch closed, `logs -f` interrupted): the upstream request goes too.
   res.on('close', () => {
     if (!res.writableFinished) upstreamRequest.destroy();
   });
-  req.pipe(upstreamRequest);
+}
+
+/** GET, HEAD or OPTIONS without a body: sending it twice changes nothing, and there is nothing to re-read. */
+export function safeWithoutBody(req: Pick<IncomingMessage, 'method' | 'headers'>): boolean {
+  const method = (req.method ?? 'GET').toUpperCase();
+  if (method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS') return false;
+  if (req.headers['transfer-encoding'] !== undefined) return false;
+  const length = req.headers['content-length'];
+  return length === undefined || Number(length) === 0;
+}
+
+function isConnectionReset(error: Error): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'ECONNRESET' || code === 'EPIPE';
 }
 
 function send(res: ServerResponse, answer: Answer): void {
@@ -184,7 +219,7 @@ function pathOf(req: IncomingMessage): string {
   return queryAt === -1 ? url : url.slice(0, queryAt);
 }
 
-async function close(server: Server, tunnels: Set<Duplex>, agent: Agent, graceMs: number): Promise<void> {
+async function close(server: Server, tunnels: Set<Duplex>, agent: UpstreamAgent, graceMs: number): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
   const cut = setTimeout(() => {

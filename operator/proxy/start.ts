@@ -1,13 +1,13 @@
 // `apiaccess proxy` itself: checks its inputs (exit 1 naming the file and field), listens on
 // 127.0.0.1:<port>, stops cleanly on SIGTERM. Loads node:http(s), pino and zod; never client-node
 // (the sidecar runs in every Pod of a Proxy-mode profile, so its memory counts per workload).
-import { Agent } from 'node:https';
 import { CommandExit, EXIT_FAILURE, EXIT_USAGE } from '../exit.ts';
 import { createLogger } from '../log.ts';
 import type { ProxyFlags } from './command.ts';
 import { parseRulesText } from './rules-load.ts';
 import { createProxyServer, type ProxyLogger } from './server.ts';
 import { FILE_CHECK_INTERVAL_MS, parseTokenText } from './token.ts';
+import { upstreamAgent } from './upstream-agent.ts';
 import { WatchedFile, type Parsed } from './watched-file.ts';
 
 /** Requests still in flight at SIGTERM get this long; watches and tunnels are then cut. */
@@ -20,13 +20,13 @@ export async function runProxy(flags: ProxyFlags): Promise<void> {
   const rules = load('rules file', flags.rules, parseRulesText, log);
   const token = load('token file', flags.tokenFile, parseTokenText, log);
 
-  const agent = agentFor(ca);
+  const agent = upstreamAgent(() => ca.current());
   const proxy = createProxyServer({ upstream, agent, token: () => token.current(), rules: () => rules.current(), log });
   await new Promise<void>((resolve, reject) => {
     proxy.server.once('error', reject);
     proxy.server.listen(flags.port, '127.0.0.1', () => resolve());
   }).catch((error: Error) => {
-    agent().destroy();
+    agent.destroy();
     throw new CommandExit(EXIT_FAILURE, `proxy: cannot listen on 127.0.0.1:${flags.port}: ${error.message}`);
   });
   const first = rules.current();
@@ -56,21 +56,6 @@ function serverUrl(server: string | undefined): URL {
     throw new CommandExit(EXIT_USAGE, `proxy: --server ${url.origin} must be a plain URL, without credentials, query or fragment`);
   }
   return url;
-}
-
-/** Keep-alive connections verified with the current CA; after a CA change (rotation) new ones, and the old ones are closed. */
-function agentFor(caFile: WatchedFile<string>): () => Agent {
-  let ca = caFile.current();
-  let agent = new Agent({ keepAlive: true, ca, scheduling: 'lifo' });
-  return () => {
-    const current = caFile.current();
-    if (current !== ca) {
-      agent.destroy();
-      ca = current;
-      agent = new Agent({ keepAlive: true, ca, scheduling: 'lifo' });
-    }
-    return agent;
-  };
 }
 
 function parseCaText(text: string): Parsed<string> {

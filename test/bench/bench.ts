@@ -40,6 +40,7 @@ import {
   type Bench,
   type SizeRun,
 } from './phases.ts';
+import { proxyOverhead } from './proxy-overhead.ts';
 import { markdown, summaryTable, type BenchResults, type PhaseResult, type SizeResult } from './report.ts';
 
 const repoRoot = resolve(import.meta.dirname, '..', '..');
@@ -205,6 +206,7 @@ async function main(argv: readonly string[]): Promise<number> {
       once.push(await runPhase('SAR-heavy profile', timeoutMs, log, (ctx) => sarHeavy(bench, ctx)));
       once.push(await runPhase('RBAC churn', timeoutMs, log, (ctx) => rbacChurn(bench, ctx)));
       once.push(await runPhase('CLI start-up', timeoutMs, log, (ctx) => cliStartup(bench, repoRoot, ctx)));
+      once.push(await runPhase('Proxy mode per request', timeoutMs, log, (ctx) => proxyOverhead(bench, repoRoot, ctx)));
       once.push(await runPhase('clean-up', timeoutMs, log, async (ctx) => void (await deleteBenchNamespaces(bench, ctx, bench.run))));
     }
   } finally {

@@ -1,7 +1,7 @@
 // The columns: how each cell's profile gives its Pod credentials, what the Pod template adds for it,
 // where the kubelet-rotated token lives, and which identity the API server must see.
 import { PROXY_CONTAINER } from '../../crds/apiaccessprofile.ts';
-import { PROXY_MOUNT_PATH } from '../../operator/desired/proxy.ts';
+import { PROXY_MOUNT_PATH } from '../../crds/proxy-sidecar.ts';
 import { GRANT, type ColumnId } from './matrix.ts';
 
 export const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
